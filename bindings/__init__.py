@@ -1,0 +1,1 @@
+"""Framework adapters (PyTorch). Each adapter imports its framework lazily."""

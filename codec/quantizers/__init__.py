@@ -1,0 +1,1 @@
+"""Quantizers: lattices (Z^n, D_n, E8) and scalar designs."""

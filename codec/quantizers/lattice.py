@@ -1,0 +1,280 @@
+"""Lattice vector quantizers Z^n, D_n and E8 with optional subtractive dither.
+
+A lattice quantizer with scale ``step`` maps a block ``x`` of ``n`` values to
+the nearest point of ``step·Λ``. With subtractive dither the encoder sends
+``Q(x/step + v)`` and the decoder outputs ``step·(Q(x/step + v) − v)``, ``v``
+uniform over a fundamental cell and regenerated from the seed; the error is
+then uniform over the Voronoi cell and independent of ``x`` (Zamir & Feder
+1992), with mean squared error per dimension
+
+.. math:: D = G(\\Lambda)\\, V^{2/n}, \\qquad V = \\mathrm{step}^n \\det\\Lambda .
+
+Standard (unit-scale) lattices used here, all with integer or half-integer
+coordinates: ``Z^n`` (det 1), ``D_n`` = integer vectors with even sum (det 2),
+``E8`` = D8 ∪ (D8 + ½) (det 1).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._kernels import lattice as K
+
+# Normalised second moments (Conway & Sloane, SPLAG ch. 2 & 21).
+G_CUBIC = 1.0 / 12.0
+G_E8 = 929.0 / 12960.0
+
+
+def second_moment_dn(n: int) -> float:
+    """Normalised second moment of D_n (Conway & Sloane 1982, Theorem 7).
+
+    .. math:: G(D_n) = 2^{-2/n}\\left(\\frac{1}{12} + \\frac{1}{2n(n+1)}\\right)
+
+    (D_2 gives 1/12 as a rotated Z^2 must; D_3, the fcc lattice, 0.0787451.)
+
+    Examples
+    --------
+    >>> round(second_moment_dn(4), 7)
+    0.0766032
+    """
+    return 2.0 ** (-2.0 / n) * (1.0 / 12.0 + 1.0 / (2.0 * n * (n + 1)))
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """A lattice at unit scale: generator matrix (rows = basis), det and G.
+
+    Examples
+    --------
+    >>> e8 = get_lattice("E8")
+    >>> e8.dim, e8.det, round(e8.G, 7)
+    (8, 1.0, 0.0716821)
+    """
+
+    name: str
+    dim: int
+    kind: int  # kernel code: K.LATTICE_Z / LATTICE_D / LATTICE_E8
+    basis: np.ndarray = field(repr=False)
+    det: float
+    G: float
+
+    @property
+    def volume_scale(self) -> float:
+        """det^(2/n): the MSE of a unit-step dithered quantizer is ``G * volume_scale``."""
+        return self.det ** (2.0 / self.dim)
+
+    def dithered_mse(self, step: float) -> float:
+        """Exact MSE per dimension under subtractive dither: ``G * (step^n det)^(2/n)``."""
+        return self.G * self.volume_scale * step * step
+
+    def step_for_mse(self, mse: float) -> float:
+        """The ``step`` whose dithered MSE per dimension equals ``mse``."""
+        return float(np.sqrt(mse / (self.G * self.volume_scale)))
+
+    def nearest_point(self, t: np.ndarray) -> np.ndarray:
+        """Nearest unit-scale lattice point(s) to ``t`` (shape (..., dim)), float64.
+
+        Examples
+        --------
+        >>> get_lattice("D4").nearest_point(np.array([0.6, 0.6, 0.1, 0.0])).tolist()
+        [1.0, 1.0, 0.0, 0.0]
+        """
+        t = np.asarray(t, np.float64)
+        if t.shape[-1:] != (self.dim,):
+            raise ValueError(f"last axis must have length {self.dim}")
+        flat = np.ascontiguousarray(t).reshape(-1)
+        points = np.empty(flat.size, np.int64)
+        K.quantize_blocks(flat, 1.0, self.kind, self.dim, self.basis, np.uint64(0), False, points)
+        out = points.astype(np.float64)
+        if self.kind == K.LATTICE_E8:
+            out *= 0.5
+        return out.reshape(t.shape)
+
+    def dither(self, seed: int, n_blocks: int) -> np.ndarray:
+        """Unit-scale dither vectors of the first ``n_blocks`` blocks, shape (n_blocks, dim)."""
+        zeros = np.zeros(n_blocks * self.dim, np.int64)
+        out = np.empty(n_blocks * self.dim, np.float64)
+        K.dequantize_blocks(
+            zeros, -1.0, self.kind, self.dim, self.basis, dither_key(seed), True, out
+        )
+        return out.reshape(n_blocks, self.dim)
+
+
+def dither_key(seed: int) -> np.uint64:
+    """The dither generator's key for ``seed`` (an int in [0, 2**64))."""
+    return np.uint64(K.dither_key(np.uint64(seed)))
+
+
+def _dn_basis(n: int) -> np.ndarray:
+    b = np.zeros((n, n))
+    b[0, 0] = b[0, 1] = -1.0
+    for i in range(1, n):
+        b[i, i - 1] = 1.0
+        b[i, i] = -1.0
+    return b
+
+
+def _e8_basis() -> np.ndarray:
+    b = np.zeros((8, 8))
+    b[0, 0] = 2.0
+    for i in range(1, 7):
+        b[i, i - 1] = -1.0
+        b[i, i] = 1.0
+    b[7, :] = 0.5
+    return b
+
+
+_Z = Lattice("Z", 1, K.LATTICE_Z, np.ones((1, 1)), 1.0, G_CUBIC)
+_E8 = Lattice("E8", 8, K.LATTICE_E8, _e8_basis(), 1.0, G_E8)
+_DN = re.compile(r"^D(\d+)$")
+MAX_DN = 64
+
+
+def get_lattice(name: str) -> Lattice:
+    """Look up a lattice by name: ``"Z"`` (alias ``"cubic"``), ``"D<n>"`` (2 <= n <= 64), ``"E8"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the accepted ones).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"lattice must be a string such as 'E8', got {type(name).__name__}")
+    key = name.strip().upper()
+    if key in ("Z", "CUBIC", "Z1"):
+        return _Z
+    if key == "E8":
+        return _E8
+    m = _DN.match(key)
+    if m and 2 <= int(m.group(1)) <= MAX_DN:
+        n = int(m.group(1))
+        return Lattice(f"D{n}", n, K.LATTICE_D, _dn_basis(n), 2.0, second_moment_dn(n))
+    raise ValueError(
+        f"unknown lattice {name!r}; use 'Z' (or 'cubic'), 'D4' (any 'D<n>', 2 <= n <= {MAX_DN}) "
+        "or 'E8'"
+    )
+
+
+class LatticeQuantizer:
+    """``step``-scaled lattice quantizer with optional subtractive dither.
+
+    The codec-facing interface shared by all quantizers: ``dim`` (block size,
+    the input is zero-padded to a multiple of it), ``quantize`` /
+    ``dequantize`` between float64 values and int64 lattice points, and
+    ``to_streams`` / ``from_streams`` between points and the integer symbol
+    streams the entropy coders see (docs/format.md §6).
+
+    Parameters
+    ----------
+    lattice : Lattice
+        The unit-scale lattice.
+    step : float
+        Scale: the quantizer's lattice is ``step·Λ``.
+    dither : bool
+        Subtractive dither regenerated from ``seed``.
+    seed : int
+        Dither seed in [0, 2**64).
+
+    Examples
+    --------
+    >>> q = LatticeQuantizer(get_lattice("E8"), 0.5, dither=True, seed=1)
+    >>> x = np.linspace(-1, 1, 16)
+    >>> x_hat = q.dequantize(q.quantize(x))
+    >>> bool(np.abs(x_hat - x).max() < 0.5)
+    True
+    """
+
+    def __init__(self, lattice: Lattice, step: float, *, dither: bool = True, seed: int = 0):
+        self.lattice = lattice
+        self.step = float(step)
+        self.dither = bool(dither)
+        self.seed = int(seed)
+        self._key = dither_key(self.seed)
+
+    @property
+    def dim(self) -> int:
+        return self.lattice.dim
+
+    @property
+    def n_streams(self) -> int:
+        return {K.LATTICE_Z: 1, K.LATTICE_D: 2, K.LATTICE_E8: 5}[self.lattice.kind]
+
+    def expected_mse(self) -> float:
+        """MSE per element under dither (exact in expectation, for any input)."""
+        return self.lattice.dithered_mse(self.step)
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Lattice points (int64; E8 doubled) of the padded flat array ``x`` (float64).
+
+        The dither of an element depends on its index in ``x``, so ``x`` is the
+        whole padded array, never a slice of it.
+        """
+        points = np.empty(x.size, np.int64)
+        L = self.lattice
+        K.quantize_blocks(
+            x, 1.0 / self.step, L.kind, L.dim, L.basis, self._key, self.dither, points
+        )
+        return points
+
+    def dequantize(self, points: np.ndarray) -> np.ndarray:
+        """Reconstruction ``step·(p − v)`` as float64."""
+        out = np.empty(points.size, np.float64)
+        L = self.lattice
+        K.dequantize_blocks(points, self.step, L.kind, L.dim, L.basis, self._key, self.dither, out)
+        return out
+
+    def to_streams(self, points: np.ndarray) -> list[np.ndarray]:
+        """Split the points of one chunk into the lattice's symbol streams."""
+        L = self.lattice
+        nblocks = points.size // L.dim
+        if L.kind == K.LATTICE_Z:
+            return [points]
+        if L.kind == K.LATTICE_D:
+            head = np.empty(nblocks * (L.dim - 1), np.int64)
+            last = np.empty(nblocks, np.int64)
+            K.points_to_streams_dn(points, L.dim, head, last)
+            return [head, last]
+        odd = K.count_e8_odd_cosets(points)
+        even = nblocks - odd
+        streams = [
+            np.empty(nblocks, np.int64),
+            np.empty(7 * even, np.int64),
+            np.empty(7 * odd, np.int64),
+            np.empty(even, np.int64),
+            np.empty(odd, np.int64),
+        ]
+        K.points_to_streams_e8(points, *streams)
+        return streams
+
+    def stream_counts_ok(self, counts: np.ndarray, n_elements: int) -> bool:
+        """Whether a chunk's stream symbol counts fit ``n_elements`` padded elements."""
+        L = self.lattice
+        nb = n_elements // L.dim
+        if len(counts) != self.n_streams:
+            return False
+        if L.kind == K.LATTICE_Z:
+            return counts[0] == n_elements
+        if L.kind == K.LATTICE_D:
+            return counts[0] == nb * (L.dim - 1) and counts[1] == nb
+        even, odd = counts[3], counts[4]
+        return (
+            counts[0] == nb and even + odd == nb and counts[1] == 7 * even and counts[2] == 7 * odd
+        )
+
+    def from_streams(self, streams: list[np.ndarray], n_elements: int) -> np.ndarray | None:
+        """Inverse of :meth:`to_streams`; None if the streams are inconsistent."""
+        L = self.lattice
+        if L.kind == K.LATTICE_Z:
+            return streams[0]
+        points = np.empty(n_elements, np.int64)
+        if L.kind == K.LATTICE_D:
+            K.streams_to_points_dn(streams[0], streams[1], L.dim, points)
+            return points
+        coset = streams[0]
+        odd = int(np.count_nonzero(coset))
+        if odd != streams[4].size or not K.streams_to_points_e8(*streams, points):
+            return None
+        return points

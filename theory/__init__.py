@@ -1,0 +1,1 @@
+"""Rate-distortion theory: sources, bounds, lattice constants, Blahut-Arimoto, RD sweeps."""
