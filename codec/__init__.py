@@ -8,9 +8,21 @@
 """
 
 from . import errors
-from .api import StreamInfo, decode, encode, inspect
+from .api import StreamInfo, decode, encode, inspect, quantize
 from .archive import load, save
+from .quantized import QuantizedArray
 
 __version__ = "0.1.0"
 
-__all__ = ["encode", "decode", "inspect", "save", "load", "errors", "StreamInfo", "__version__"]
+__all__ = [
+    "encode",
+    "decode",
+    "inspect",
+    "quantize",
+    "save",
+    "load",
+    "errors",
+    "QuantizedArray",
+    "StreamInfo",
+    "__version__",
+]

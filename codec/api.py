@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import container
-from .coders import available_coders, coder_by_id, get_coder
-from .errors import CorruptStreamError, UnsupportedFormatError
+from .quantized import FLOAT_DTYPES, QuantizedArray, coder_candidates, read_quantized
 from .quantizers.lattice import LatticeQuantizer, get_lattice
 
 DEFAULT_LATTICE = "E8"
@@ -31,7 +30,6 @@ ZERO_INPUT_STEP = 2.0**-20
 DEFAULT_MAX_ELEMENTS = 1 << 32
 #: Largest |x| / step accepted: lattice indices stay exact in float64 and int64.
 MAX_SCALED_MAGNITUDE = 2.0**50
-_FLOAT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 _RATE_TOL_BITS = 0.005
 _MAX_SOLVER_STEPS = 24
 
@@ -43,7 +41,7 @@ def _as_float_array(x) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype.kind == "c":
         raise TypeError("complex arrays are not supported; encode the real and imaginary parts")
-    if arr.dtype.kind != "f" or arr.dtype.name not in _FLOAT_DTYPES:
+    if arr.dtype.kind != "f" or arr.dtype.name not in FLOAT_DTYPES:
         raise TypeError(
             f"expected a float16, float32 or float64 array, got dtype {arr.dtype}; "
             "convert it with x.astype(np.float32) first"
@@ -152,62 +150,84 @@ def encode(
     >>> bool(np.abs(y - x).max() < 0.2)
     True
     """
-    arr = _as_float_array(x)
-    targets = {"step": step, "rate": rate, "distortion": distortion}
-    given = [k for k, v in targets.items() if v is not None]
-    if len(given) > 1:
-        raise ValueError(f"give at most one of step=, rate=, distortion= (got {', '.join(given)})")
-    if quantizer not in (None, "lattice"):
-        raise ValueError(f"unknown quantizer {quantizer!r}; use quantizer='lattice' (the default)")
-    lat = get_lattice(DEFAULT_LATTICE if lattice is None else lattice)
-    if not isinstance(dither, bool | np.bool_):
-        raise TypeError("dither must be True or False")
-    seed = _check_seed(seed)
-    chunk_elements = _check_chunk_size(chunk_size, lat.dim)
-    coder_names = _coder_candidates(coder)
+    return _plan(x, locals()).run()[1]
 
+
+def quantize(x, **options) -> QuantizedArray:
+    """Quantize without entropy coding: the first half of :func:`encode`.
+
+    Takes exactly the keyword options of :func:`encode`; returns a
+    :class:`~codec.quantized.QuantizedArray` whose ``to_bytes()`` gives the
+    bytes :func:`encode` would return.
+
+    Examples
+    --------
+    >>> import numpy as np, codec
+    >>> x = np.random.default_rng(1).standard_normal(1000)
+    >>> q = codec.quantize(x, lattice="E8", step=0.1, seed=2)
+    >>> q.to_bytes() == codec.encode(x, lattice="E8", step=0.1, seed=2)
+    True
+    """
+    unknown = set(options) - set(_ENCODE_OPTIONS)
+    if unknown:
+        raise TypeError(f"quantize() got unexpected keyword arguments {sorted(unknown)}")
+    opts = dict(_ENCODE_OPTIONS, **options)
+    return _plan(x, opts).run()[0]
+
+
+_ENCODE_OPTIONS = {
+    "lattice": None,
+    "quantizer": None,
+    "step": None,
+    "rate": None,
+    "distortion": None,
+    "coder": "arithmetic",
+    "dither": True,
+    "seed": 0,
+    "chunk_size": None,
+}
+
+
+def _plan(x, opts: dict) -> _Plan:
+    """Validate the input and options of encode/quantize."""
+    arr = _as_float_array(x)
+    targets = {k: opts[k] for k in ("step", "rate", "distortion") if opts[k] is not None}
+    if len(targets) > 1:
+        raise ValueError(
+            f"give at most one of step=, rate=, distortion= (got {', '.join(targets)})"
+        )
+    if opts["quantizer"] not in (None, "lattice"):
+        raise ValueError(
+            f"unknown quantizer {opts['quantizer']!r}; use quantizer='lattice' (the default)"
+        )
+    lat = get_lattice(DEFAULT_LATTICE if opts["lattice"] is None else opts["lattice"])
+    if not isinstance(opts["dither"], bool | np.bool_):
+        raise TypeError("dither must be True or False")
+    seed = _check_seed(opts["seed"])
+    chunk_elements = _check_chunk_size(opts["chunk_size"], lat.dim)
+    coder_candidates(opts["coder"])  # validates the name
+    target = {k: _positive_finite(k, v) for k, v in targets.items()}
     flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     n_pad = -(-flat.size // lat.dim) * lat.dim
     padded = np.zeros(n_pad, np.float64)
     padded[: flat.size] = flat
-    job = _Job(
+    return _Plan(
         arr.shape,
         arr.dtype.name,
         padded,
         flat.size,
         lat,
-        bool(dither),
+        bool(opts["dither"]),
         seed,
         chunk_elements,
-        coder,
-        coder_names,
+        opts["coder"],
+        target,
     )
-
-    if step is not None:
-        return job.encode(_positive_finite("step", step))[0]
-    if rate is not None:
-        return _solve_rate(job, _positive_finite("rate", rate))
-    if distortion is not None:
-        return _solve_distortion(job, _positive_finite("distortion", distortion))
-    var = float(flat.var()) if flat.size else 0.0
-    if var > 0:
-        return job.encode(lat.step_for_mse(var * DEFAULT_RELATIVE_MSE))[0]
-    # Constant input has no scale of its own: take one from its magnitude.
-    peak = float(np.abs(flat).max()) if flat.size else 0.0
-    return job.encode(peak / 256.0 if peak > 0 else ZERO_INPUT_STEP)[0]
-
-
-def _coder_candidates(coder) -> tuple[str, ...]:
-    if not isinstance(coder, str):
-        raise TypeError(f"coder must be a string, got {type(coder).__name__}")
-    if coder.lower() == "auto":
-        return available_coders()
-    return (get_coder(coder).name,)
 
 
 @dataclass
-class _Job:
-    """Everything about one encode call except the step."""
+class _Plan:
+    """Everything about one encode call; ``run`` picks the step and codes."""
 
     shape: tuple
     dtype: str
@@ -217,98 +237,73 @@ class _Job:
     dither: bool
     seed: int
     chunk_elements: int
-    coder_request: str
-    coder_names: tuple
+    coder: str
+    target: dict
 
-    def quantizer(self, step: float) -> LatticeQuantizer:
+    def quantize(self, step: float) -> QuantizedArray:
         peak = float(np.abs(self.padded).max()) if self.padded.size else 0.0
         if peak / step + 2.0 * self.lattice.dim > MAX_SCALED_MAGNITUDE:
             raise ValueError(
                 f"step {step!r} is too small for values up to {peak!r}: |x|/step must stay "
                 f"below 2**50; use a larger step or a lower rate"
             )
-        return LatticeQuantizer(self.lattice, step, dither=self.dither, seed=self.seed)
-
-    def encode(self, step: float) -> tuple[bytes, LatticeQuantizer, np.ndarray]:
-        qz = self.quantizer(step)
+        qz = LatticeQuantizer(self.lattice, step, dither=self.dither, seed=self.seed)
         points = qz.quantize(self.padded)
-        header = {
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "quantizer": "lattice",
-            "lattice": qz.lattice.name,
-            "step": float(step).hex(),
-            "dither": qz.dither,
-            "seed": qz.seed,
-            "coder": self.coder_request.lower(),
-            "n_elements": self.n_elements,
-            "padded_elements": int(self.padded.size),
-            "chunk_elements": self.chunk_elements,
-        }
-        chunks = _code_chunks(qz, points, self.chunk_elements, self.coder_names)
-        return container.pack(header, b"", chunks), qz, points
+        return QuantizedArray(
+            qz, points, self.shape, self.dtype, self.n_elements, self.chunk_elements, self.coder
+        )
+
+    def coded(self, step: float) -> tuple[QuantizedArray, bytes]:
+        q = self.quantize(step)
+        return q, q.to_bytes()
+
+    def run(self) -> tuple[QuantizedArray, bytes]:
+        if "step" in self.target:
+            return self.coded(self.target["step"])
+        if "rate" in self.target:
+            return _solve_rate(self, self.target["rate"])
+        if "distortion" in self.target:
+            return _solve_distortion(self, self.target["distortion"])
+        x = self.padded[: self.n_elements]
+        var = float(x.var()) if x.size else 0.0
+        if var > 0:
+            return self.coded(self.lattice.step_for_mse(var * DEFAULT_RELATIVE_MSE))
+        # Constant input has no scale of its own: take one from its magnitude.
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        return self.coded(peak / 256.0 if peak > 0 else ZERO_INPUT_STEP)
 
 
-def _code_chunks(qz, points, chunk_elements, coder_names):
-    """Split points into chunks and streams, code them, keep the smallest coder per chunk."""
-    bounds = range(0, points.size, chunk_elements)
-    per_chunk = [qz.to_streams(points[a : a + chunk_elements]) for a in bounds]
-    all_streams = [s for streams in per_chunk for s in streams]
-    if not all_streams:
-        return []
-    offsets = np.zeros(len(all_streams) + 1, np.int64)
-    np.cumsum([s.size for s in all_streams], out=offsets[1:])
-    symbols = np.concatenate(all_streams)
-    best: list[tuple[int, bytes] | None] = [None] * len(per_chunk)
-    for name in coder_names:
-        coder = get_coder(name)
-        buf, starts, lengths = coder.encode_batch(symbols, offsets)
-        k = 0
-        for c, streams in enumerate(per_chunk):
-            parts = []
-            for s in streams:
-                parts.append((s.size, buf[starts[k] : starts[k] + lengths[k]].tobytes()))
-                k += 1
-            payload = container.pack_streams(parts)
-            if best[c] is None or len(payload) < len(best[c][1]):
-                best[c] = (coder.coder_id, payload)
-    return best
-
-
-def _solve_rate(job: _Job, target: float) -> bytes:
+def _solve_rate(plan: _Plan, target: float):
     """Secant search on log2(step) for the rate ``target`` (bits/element of the real bytes)."""
-    n = max(job.n_elements, 1)
+    n = max(plan.n_elements, 1)
 
     def measure(log_step):
-        blob = job.encode(2.0**log_step)[0]
-        return 8.0 * len(blob) / n, blob
+        q, blob = plan.coded(2.0**log_step)
+        return 8.0 * len(blob) / n, (q, blob)
 
     # High-rate guess: R ≈ h(X) - log2(step · det^(1/n)) with a Gaussian h(X).
-    flat = job.padded[: job.n_elements]
-    sigma = float(flat.std()) if flat.size else 1.0
-    sigma = sigma if sigma > 0 else max(float(np.abs(flat).max(initial=0.0)), 1.0)
+    x = plan.padded[: plan.n_elements]
+    sigma = float(x.std()) if x.size else 1.0
+    sigma = sigma if sigma > 0 else max(float(np.abs(x).max(initial=0.0)), 1.0)
     h = 0.5 * math.log2(2 * math.pi * math.e * sigma**2)
-    log_step = h - target - math.log2(job.lattice.det) / job.lattice.dim
+    log_step = h - target - math.log2(plan.lattice.det) / plan.lattice.dim
     return _secant(measure, log_step, target, slope=-1.0, tol=_RATE_TOL_BITS, what="rate")
 
 
-def _solve_distortion(job: _Job, target: float) -> bytes:
+def _solve_distortion(plan: _Plan, target: float):
     """Step for a target MSE: closed form under dither, else a search on the measured MSE."""
-    if job.dither:
-        return job.encode(job.lattice.step_for_mse(target))[0]
-    x = job.padded[: job.n_elements]
-    if x.size == 0:
-        return job.encode(job.lattice.step_for_mse(target))[0]
+    x = plan.padded[: plan.n_elements]
+    if plan.dither or x.size == 0:
+        return plan.coded(plan.lattice.step_for_mse(target))
 
     def measure(log_step):
-        qz = job.quantizer(2.0**log_step)
-        x_hat = qz.dequantize(qz.quantize(job.padded))[: job.n_elements]
-        mse = float(np.mean((x_hat - x) ** 2))
+        q = plan.quantize(2.0**log_step)
+        mse = float(np.mean((q.quantizer.dequantize(q._points)[: plan.n_elements] - x) ** 2))
         return math.log2(max(mse, 1e-300)), 2.0**log_step
 
-    log_step = math.log2(job.lattice.step_for_mse(target))
+    log_step = math.log2(plan.lattice.step_for_mse(target))
     step = _secant(measure, log_step, math.log2(target), slope=2.0, tol=0.01, what="distortion")
-    return job.encode(step)[0]
+    return plan.coded(step)
 
 
 def _secant(measure, x0, target, *, slope, tol, what):
@@ -317,29 +312,22 @@ def _secant(measure, x0, target, *, slope, tol, what):
     Keeps a bracket once one exists and otherwise extrapolates with the last
     secant slope (or ``slope`` at first). If the target cannot be met within
     ``tol`` (e.g. a tiny array whose header dominates), the closest point
-    that does not overshoot is returned with a warning.
+    that stays within the budget is returned with a warning.
     """
     increasing = slope > 0
-    below = above = None  # (x, value) with value below / above target
+    below = above = None  # (x, value) closest to the target from below / above
     tried = []
     x, prev = x0, None
     for _ in range(_MAX_SOLVER_STEPS):
         value, payload = measure(x)
-        tried.append((abs(value - target), value, payload, x))
+        tried.append((abs(value - target), value, payload))
         if abs(value - target) <= tol:
             return payload
         if value < target:
-            below = (
-                (x, value)
-                if below is None or abs(value - target) < abs(below[1] - target)
-                else below
-            )
-        else:
-            above = (
-                (x, value)
-                if above is None or abs(value - target) < abs(above[1] - target)
-                else above
-            )
+            if below is None or value > below[1]:
+                below = (x, value)
+        elif above is None or value < above[1]:
+            above = (x, value)
         if prev is not None and prev[0] != x and prev[1] != value:
             slope = (value - prev[1]) / (x - prev[0])
             if (slope > 0) != increasing or abs(slope) < 1e-3:
@@ -348,78 +336,25 @@ def _secant(measure, x0, target, *, slope, tol, what):
         nxt = x + (target - value) / slope
         if below is not None and above is not None:
             lo, hi = sorted((below[0], above[0]))
-            if not lo < nxt < hi:
-                nxt = 0.5 * (lo + hi)
             if hi - lo < 1e-12:
                 break
+            if not lo < nxt < hi:
+                nxt = 0.5 * (lo + hi)
         x = float(np.clip(nxt, x - 8.0, x + 8.0))
-    # Fall back to the closest point that stays within the budget (rate or MSE).
     ok = [t for t in tried if t[1] <= target + tol]
     pick = min(ok or tried, key=lambda t: t[0])
     warnings.warn(
-        f"could not reach {what} target within tolerance; closest reached: {pick[1]:.6g}",
+        f"could not reach the {what} target {target:.6g} within {tol}; "
+        f"closest reached: {pick[1]:.6g}",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
     return pick[2]
 
 
 # ---------------------------------------------------------------------------
-# decoding
+# decoding and inspection
 # ---------------------------------------------------------------------------
-def _field(header: dict, key: str, kind):
-    value = header.get(key)
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise CorruptStreamError(f"header field {key!r} is missing or not an integer")
-    if kind is not int and not isinstance(value, kind):
-        raise CorruptStreamError(f"header field {key!r} is missing or invalid")
-    return value
-
-
-@dataclass(frozen=True)
-class _Layout:
-    shape: tuple
-    dtype: str
-    n_elements: int
-    padded_elements: int
-    chunk_elements: int
-    quantizer: LatticeQuantizer
-
-
-def _read_layout(parsed: container.ParsedStream) -> _Layout:
-    h = parsed.header
-    shape = _field(h, "shape", list)
-    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
-        raise CorruptStreamError("header field 'shape' is invalid")
-    dtype = _field(h, "dtype", str)
-    if dtype not in _FLOAT_DTYPES:
-        raise UnsupportedFormatError(f"unsupported dtype {dtype!r} in header")
-    if _field(h, "quantizer", str) != "lattice":
-        raise UnsupportedFormatError(f"unsupported quantizer {h['quantizer']!r} in header")
-    try:
-        lat = get_lattice(_field(h, "lattice", str))
-        step = float.fromhex(_field(h, "step", str))
-    except ValueError:
-        raise UnsupportedFormatError("unsupported lattice or invalid step in header") from None
-    if not (math.isfinite(step) and step > 0):
-        raise CorruptStreamError("header step is not positive and finite")
-    dither = _field(h, "dither", bool)
-    seed = _field(h, "seed", int)
-    if not 0 <= seed < 2**64:
-        raise CorruptStreamError("header seed out of range")
-    n = _field(h, "n_elements", int)
-    n_pad = _field(h, "padded_elements", int)
-    ce = _field(h, "chunk_elements", int)
-    if n != math.prod(shape) or n_pad != -(-n // lat.dim) * lat.dim:
-        raise CorruptStreamError("header element counts do not match the shape")
-    if ce <= 0 or ce % lat.dim:
-        raise CorruptStreamError("header chunk_elements is invalid")
-    if len(parsed.chunks) != -(-n_pad // ce):
-        raise CorruptStreamError("chunk count does not match the header")
-    qz = LatticeQuantizer(lat, step, dither=dither, seed=seed)
-    return _Layout(tuple(shape), dtype, n, n_pad, ce, qz)
-
-
 def decode(blob, *, max_elements: int | None = DEFAULT_MAX_ELEMENTS) -> np.ndarray:
     """Decompress a stream made by :func:`encode`.
 
@@ -451,79 +386,24 @@ def decode(blob, *, max_elements: int | None = DEFAULT_MAX_ELEMENTS) -> np.ndarr
     >>> codec.decode(blob).round(1).tolist()
     [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     """
-    parsed = container.parse(blob, check_payloads=False)
-    layout = _read_layout(parsed)
-    if max_elements is not None and layout.n_elements > max_elements:
-        raise ValueError(
-            f"stream holds {layout.n_elements} elements, more than max_elements={max_elements}; "
-            "pass a larger max_elements (or None) if you trust it"
-        )
-    container.parse(blob)  # now verify every chunk's checksum
-    buf = np.frombuffer(blob, np.uint8)
-    qz = layout.quantizer
-    chunk_sizes = [
-        min(layout.chunk_elements, layout.padded_elements - a)
-        for a in range(0, layout.padded_elements, layout.chunk_elements)
-    ]
-    directories = []
-    for c, (entry, size) in enumerate(zip(parsed.chunks, chunk_sizes, strict=True)):
-        counts, starts, lengths = container.unpack_streams(
-            buf, entry.offset, entry.offset + entry.length
-        )
-        if not qz.stream_counts_ok(counts, size):
-            raise CorruptStreamError(f"chunk {c}: stream sizes do not match the chunk")
-        directories.append((counts, starts, lengths))
-
-    decoded: list = [None] * len(directories)
-    by_coder: dict[int, list[int]] = {}
-    for c, entry in enumerate(parsed.chunks):
-        by_coder.setdefault(entry.coder_id, []).append(c)
-    for coder_id, chunk_ids in by_coder.items():
-        coder = coder_by_id(coder_id)
-        if coder is None:
-            raise UnsupportedFormatError(f"unknown coder id {coder_id} in the chunk table")
-        counts = np.concatenate([directories[c][0] for c in chunk_ids])
-        starts = np.concatenate([directories[c][1] for c in chunk_ids])
-        lengths = np.concatenate([directories[c][2] for c in chunk_ids])
-        symbols = coder.decode_batch(buf, starts, lengths, counts)
-        pos = 0
-        for c in chunk_ids:
-            streams = []
-            for k in directories[c][0]:
-                streams.append(symbols[pos : pos + k])
-                pos += k
-            decoded[c] = streams
-
-    points = np.empty(layout.padded_elements, np.int64)
-    a = 0
-    for c, size in enumerate(chunk_sizes):
-        p = qz.from_streams(decoded[c], size)
-        if p is None:
-            raise CorruptStreamError(f"chunk {c}: lattice streams are inconsistent")
-        points[a : a + size] = p
-        a += size
-    values = qz.dequantize(points)[: layout.n_elements]
-    return values.astype(_FLOAT_DTYPES[layout.dtype]).reshape(layout.shape)
+    return read_quantized(blob, max_elements=max_elements).reconstruct()
 
 
-# ---------------------------------------------------------------------------
-# inspection
-# ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StreamInfo:
     """What :func:`inspect` reads from a stream's header, without decoding.
 
-    ``expected_mse`` is the dithered quantizer's exact MSE per element,
-    ``G·(step^n det)^(2/n)`` (None without dither, where it depends on the data).
+    ``expected_mse`` is a dithered lattice quantizer's exact MSE per element,
+    ``G·(step^n det)^(2/n)`` (None where it depends on the data).
     """
 
     shape: tuple
     dtype: str
     quantizer: str
-    lattice: str
-    step: float
+    lattice: str | None
+    step: float | None
     dither: bool
-    seed: int
+    seed: int | None
     coder: str
     chunk_coders: tuple
     n_elements: int
@@ -547,28 +427,31 @@ def inspect(blob) -> StreamInfo:
     >>> info.shape, info.lattice, info.step, info.seed, info.coder
     ((100,), 'D4', 0.5, 3, 'arithmetic')
     """
+    from .coders import coder_by_id
+    from .quantized import _read_layout
+
     parsed = container.parse(blob)
-    layout = _read_layout(parsed)
-    qz = layout.quantizer
+    qz, shape, dtype, n, _, _ = _read_layout(parsed)
     names = []
     for entry in parsed.chunks:
         coder = coder_by_id(entry.coder_id)
         names.append(coder.name if coder is not None else f"unknown({entry.coder_id})")
     n_bytes = len(memoryview(blob).cast("B"))
+    is_lattice = isinstance(qz, LatticeQuantizer)
     return StreamInfo(
-        shape=layout.shape,
-        dtype=layout.dtype,
-        quantizer="lattice",
-        lattice=qz.lattice.name,
-        step=qz.step,
-        dither=qz.dither,
-        seed=qz.seed,
+        shape=shape,
+        dtype=dtype,
+        quantizer=parsed.header["quantizer"],
+        lattice=qz.lattice.name if is_lattice else None,
+        step=getattr(qz, "step", None),
+        dither=bool(getattr(qz, "dither", False)),
+        seed=getattr(qz, "seed", None),
         coder=str(parsed.header.get("coder", "")),
         chunk_coders=tuple(names),
-        n_elements=layout.n_elements,
+        n_elements=n,
         n_chunks=len(parsed.chunks),
         n_bytes=n_bytes,
-        bits_per_element=8.0 * n_bytes / layout.n_elements if layout.n_elements else math.inf,
-        expected_mse=qz.expected_mse() if qz.dither else None,
+        bits_per_element=8.0 * n_bytes / n if n else math.inf,
+        expected_mse=qz.expected_mse() if is_lattice and qz.dither else None,
         format_version="{}.{}".format(*parsed.format_version),
     )

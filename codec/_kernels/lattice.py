@@ -72,6 +72,23 @@ def _dither_block(key, first_index, basis, w, v):
 
 
 @njit(cache=True, nogil=True)
+def _dither_e8(key, first_index, w, v):
+    """:func:`_dither_block` for E8's generator matrix, skipping its zeros.
+
+    The non-zero terms are added in the same order as the generic sum, so the
+    result is bit-identical (adding ±0.0 never changes a non-zero sum).
+    """
+    for j in range(8):
+        w[j] = uniform01(key, first_index + j) - 0.5
+    h = w[7] * 0.5
+    v[0] = (w[0] * 2.0 - w[1]) + h
+    for j in range(1, 6):
+        v[j] = (w[j] - w[j + 1]) + h
+    v[6] = w[6] + h
+    v[7] = h
+
+
+@njit(cache=True, nogil=True)
 def _round(t):
     return np.floor(t + 0.5)
 
@@ -146,10 +163,19 @@ def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, points):
         p2 = np.empty(n, np.int64)
         b0 = task * BLOCKS_PER_TASK
         b1 = min(nblocks, b0 + BLOCKS_PER_TASK)
+        if lattice == LATTICE_Z:
+            # Fast path, same arithmetic: v = (w - 1/2)·1 per element.
+            for i in range(b0 * n, b1 * n):
+                vi = uniform01(key, i) - 0.5 if use_dither else 0.0
+                points[i] = np.int64(_round(x[i] * inv_step + vi))
+            continue
         for blk in range(b0, b1):
             base = blk * n
             if use_dither:
-                _dither_block(key, base, basis, w, v)
+                if lattice == LATTICE_E8:
+                    _dither_e8(key, base, w, v)
+                else:
+                    _dither_block(key, base, basis, w, v)
             for j in range(n):
                 t[j] = x[base + j] * inv_step + v[j]
             if lattice == LATTICE_Z:
@@ -176,10 +202,18 @@ def dequantize_blocks(points, step, lattice, n, basis, key, use_dither, out):
         w = np.empty(n, np.float64)
         b0 = task * BLOCKS_PER_TASK
         b1 = min(nblocks, b0 + BLOCKS_PER_TASK)
+        if lattice == LATTICE_Z:
+            for i in range(b0 * n, b1 * n):
+                vi = uniform01(key, i) - 0.5 if use_dither else 0.0
+                out[i] = step * (np.float64(points[i]) - vi)
+            continue
         for blk in range(b0, b1):
             base = blk * n
             if use_dither:
-                _dither_block(key, base, basis, w, v)
+                if lattice == LATTICE_E8:
+                    _dither_e8(key, base, w, v)
+                else:
+                    _dither_block(key, base, basis, w, v)
             for j in range(n):
                 out[base + j] = step * (np.float64(points[base + j]) * scale - v[j])
 
@@ -285,3 +319,106 @@ def streams_to_points_e8(coset, head0, head1, last0, last1, points2):
             i1 += 1
         points2[base + 7] = 2 * q7 + c
     return True
+
+
+# ---------------------------------------------------------------------------
+# Whole-array stream buffers: chunk-major, stream s of chunk c is stream c*S+s
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _streams_per_chunk(lattice):
+    if lattice == LATTICE_Z:
+        return 1
+    if lattice == LATTICE_D:
+        return 2
+    return 5
+
+
+@njit(cache=True, parallel=True)
+def stream_sizes(points, lattice, n, chunk_elements, sizes):
+    """Symbol count of every stream (``sizes`` has C*S entries)."""
+    n_chunks = (points.size + chunk_elements - 1) // chunk_elements
+    for c in prange(n_chunks):
+        a = c * chunk_elements
+        m = min(chunk_elements, points.size - a)
+        nb = m // n
+        if lattice == LATTICE_Z:
+            sizes[c] = m
+        elif lattice == LATTICE_D:
+            sizes[2 * c] = nb * (n - 1)
+            sizes[2 * c + 1] = nb
+        else:
+            odd = count_e8_odd_cosets(points[a : a + m])
+            even = nb - odd
+            sizes[5 * c] = nb
+            sizes[5 * c + 1] = 7 * even
+            sizes[5 * c + 2] = 7 * odd
+            sizes[5 * c + 3] = even
+            sizes[5 * c + 4] = odd
+
+
+@njit(cache=True, parallel=True)
+def points_to_stream_buffer(points, lattice, n, chunk_elements, offsets, symbols):
+    """Write every chunk's streams into ``symbols`` at ``offsets`` (parallel over chunks)."""
+    n_chunks = (points.size + chunk_elements - 1) // chunk_elements
+    for c in prange(n_chunks):
+        a = c * chunk_elements
+        m = min(chunk_elements, points.size - a)
+        chunk = points[a : a + m]
+        if lattice == LATTICE_Z:
+            symbols[offsets[c] : offsets[c + 1]] = chunk
+        elif lattice == LATTICE_D:
+            k = 2 * c
+            points_to_streams_dn(
+                chunk,
+                n,
+                symbols[offsets[k] : offsets[k + 1]],
+                symbols[offsets[k + 1] : offsets[k + 2]],
+            )
+        else:
+            k = 5 * c
+            points_to_streams_e8(
+                chunk,
+                symbols[offsets[k] : offsets[k + 1]],
+                symbols[offsets[k + 1] : offsets[k + 2]],
+                symbols[offsets[k + 2] : offsets[k + 3]],
+                symbols[offsets[k + 3] : offsets[k + 4]],
+                symbols[offsets[k + 4] : offsets[k + 5]],
+            )
+
+
+@njit(cache=True, parallel=True)
+def stream_buffer_to_points(symbols, offsets, lattice, n, chunk_elements, points, ok):
+    """Inverse of :func:`points_to_stream_buffer`; ``ok[c]`` = 0 where chunk c is inconsistent."""
+    n_chunks = (points.size + chunk_elements - 1) // chunk_elements
+    for c in prange(n_chunks):
+        a = c * chunk_elements
+        m = min(chunk_elements, points.size - a)
+        chunk = points[a : a + m]
+        ok[c] = 1
+        if lattice == LATTICE_Z:
+            chunk[:] = symbols[offsets[c] : offsets[c + 1]]
+        elif lattice == LATTICE_D:
+            k = 2 * c
+            streams_to_points_dn(
+                symbols[offsets[k] : offsets[k + 1]],
+                symbols[offsets[k + 1] : offsets[k + 2]],
+                n,
+                chunk,
+            )
+        else:
+            k = 5 * c
+            coset = symbols[offsets[k] : offsets[k + 1]]
+            odd = 0
+            for b in coset:
+                odd += b
+            if odd != offsets[k + 5] - offsets[k + 4]:
+                ok[c] = 0
+            elif not streams_to_points_e8(
+                coset,
+                symbols[offsets[k + 1] : offsets[k + 2]],
+                symbols[offsets[k + 2] : offsets[k + 3]],
+                symbols[offsets[k + 3] : offsets[k + 4]],
+                symbols[offsets[k + 4] : offsets[k + 5]],
+                chunk,
+            ):
+                ok[c] = 0

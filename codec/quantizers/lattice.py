@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._kernels import lattice as K
+from ..errors import CorruptStreamError
 
 # Normalised second moments (Conway & Sloane, SPLAG ch. 2 & 21).
 G_CUBIC = 1.0 / 12.0
@@ -163,9 +164,12 @@ class LatticeQuantizer:
 
     The codec-facing interface shared by all quantizers: ``dim`` (block size,
     the input is zero-padded to a multiple of it), ``quantize`` /
-    ``dequantize`` between float64 values and int64 lattice points, and
-    ``to_streams`` / ``from_streams`` between points and the integer symbol
-    streams the entropy coders see (docs/format.md §6).
+    ``dequantize`` between float64 values and int64 indices (lattice
+    coordinates), ``to_stream_buffer`` / ``from_stream_buffer`` between
+    indices and the integer symbol streams the entropy coders see
+    (docs/format.md §6), ``header_fields`` / ``from_header``, and
+    ``shared_values`` / ``dither_term`` (reconstruction = value of the index
+    minus the dither term), which fine-tuning of shared values builds on.
 
     Parameters
     ----------
@@ -187,20 +191,26 @@ class LatticeQuantizer:
     True
     """
 
-    def __init__(self, lattice: Lattice, step: float, *, dither: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        lattice: Lattice,
+        step: float,
+        *,
+        dither: bool = True,
+        seed: int = 0,
+        value_table: tuple[int, np.ndarray] | None = None,
+    ):
         self.lattice = lattice
         self.step = float(step)
         self.dither = bool(dither)
         self.seed = int(seed)
         self._key = dither_key(self.seed)
+        # Optional fine-tuned value of each coordinate index (offset, float64 table).
+        self.value_table = value_table
 
     @property
     def dim(self) -> int:
         return self.lattice.dim
-
-    @property
-    def n_streams(self) -> int:
-        return {K.LATTICE_Z: 1, K.LATTICE_D: 2, K.LATTICE_E8: 5}[self.lattice.kind]
 
     def expected_mse(self) -> float:
         """MSE per element under dither (exact in expectation, for any input)."""
@@ -220,40 +230,98 @@ class LatticeQuantizer:
         return points
 
     def dequantize(self, points: np.ndarray) -> np.ndarray:
-        """Reconstruction ``step·(p − v)`` as float64."""
+        """Reconstruction ``step·(p − v)`` as float64 (``table[p] − step·v`` with a value table).
+
+        Raises
+        ------
+        CorruptStreamError
+            A point has no entry in the value table.
+        """
+        if self.value_table is not None:
+            offset, table = self.value_table
+            k = points - offset
+            if k.size and (k.min() < 0 or k.max() >= table.size):
+                raise CorruptStreamError("a lattice index lies outside the stored value table")
+            return table[k] - self.dither_term(points.size)
         out = np.empty(points.size, np.float64)
         L = self.lattice
         K.dequantize_blocks(points, self.step, L.kind, L.dim, L.basis, self._key, self.dither, out)
         return out
 
-    def to_streams(self, points: np.ndarray) -> list[np.ndarray]:
-        """Split the points of one chunk into the lattice's symbol streams."""
+    # -- the codec-facing interface -------------------------------------------------
+    def header_fields(self) -> dict:
+        """The header entries that describe this quantizer (docs/format.md §2)."""
+        fields = {
+            "quantizer": "lattice",
+            "lattice": self.lattice.name,
+            "step": self.step.hex(),
+            "dither": self.dither,
+            "seed": self.seed,
+        }
+        if self.value_table is not None:
+            fields["value_table_offset"] = int(self.value_table[0])
+            fields["value_table_size"] = int(self.value_table[1].size)
+        return fields
+
+    def extras(self) -> bytes:
+        """Binary header extras: the value table (float64 little-endian), if any."""
+        if self.value_table is None:
+            return b""
+        return self.value_table[1].astype("<f8").tobytes()
+
+    @classmethod
+    def from_header(cls, header: dict, extras: bytes) -> LatticeQuantizer:
+        """Rebuild the quantizer from header fields; ValueError/KeyError/TypeError if invalid."""
+        table = None
+        if "value_table_size" in header:
+            offset, size = header["value_table_offset"], header["value_table_size"]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (offset, size)):
+                raise ValueError("value table offset/size are not integers")
+            if size < 1 or len(extras) != 8 * size:
+                raise ValueError("value table size does not match the header extras")
+            values = np.frombuffer(extras, "<f8").astype(np.float64)
+            if not np.isfinite(values).all():
+                raise ValueError("value table holds NaN or Inf")
+            table = (offset, values)
+        elif extras:
+            raise ValueError("unexpected header extras for a lattice quantizer")
+        lat = get_lattice(header["lattice"])
+        step = float.fromhex(header["step"])
+        if not (np.isfinite(step) and step > 0):
+            raise ValueError("step is not positive and finite")
+        seed = header["seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+            raise ValueError("seed out of range")
+        if not isinstance(header["dither"], bool):
+            raise ValueError("dither is not a boolean")
+        return cls(lat, step, dither=header["dither"], seed=seed, value_table=table)
+
+    @property
+    def streams_per_chunk(self) -> int:
+        return {K.LATTICE_Z: 1, K.LATTICE_D: 2, K.LATTICE_E8: 5}[self.lattice.kind]
+
+    def to_stream_buffer(self, points: np.ndarray, chunk_elements: int):
+        """All chunks' symbol streams, chunk-major: ``(symbols, offsets)`` with
+        stream ``c*S + s`` = ``symbols[offsets[c*S+s] : offsets[c*S+s+1]]``."""
         L = self.lattice
-        nblocks = points.size // L.dim
+        n_chunks = -(-points.size // chunk_elements)
+        sizes = np.zeros(n_chunks * self.streams_per_chunk, np.int64)
+        if sizes.size == 0:
+            return np.zeros(0, np.int64), np.zeros(1, np.int64)
+        K.stream_sizes(points, L.kind, L.dim, chunk_elements, sizes)
+        offsets = np.zeros(sizes.size + 1, np.int64)
+        np.cumsum(sizes, out=offsets[1:])
         if L.kind == K.LATTICE_Z:
-            return [points]
-        if L.kind == K.LATTICE_D:
-            head = np.empty(nblocks * (L.dim - 1), np.int64)
-            last = np.empty(nblocks, np.int64)
-            K.points_to_streams_dn(points, L.dim, head, last)
-            return [head, last]
-        odd = K.count_e8_odd_cosets(points)
-        even = nblocks - odd
-        streams = [
-            np.empty(nblocks, np.int64),
-            np.empty(7 * even, np.int64),
-            np.empty(7 * odd, np.int64),
-            np.empty(even, np.int64),
-            np.empty(odd, np.int64),
-        ]
-        K.points_to_streams_e8(points, *streams)
-        return streams
+            return points, offsets  # the points are the stream: no copy
+        symbols = np.empty(int(offsets[-1]), np.int64)
+        K.points_to_stream_buffer(points, L.kind, L.dim, chunk_elements, offsets, symbols)
+        return symbols, offsets
 
     def stream_counts_ok(self, counts: np.ndarray, n_elements: int) -> bool:
-        """Whether a chunk's stream symbol counts fit ``n_elements`` padded elements."""
+        """Whether one chunk's stream symbol counts fit ``n_elements`` padded elements."""
         L = self.lattice
         nb = n_elements // L.dim
-        if len(counts) != self.n_streams:
+        if len(counts) != self.streams_per_chunk:
             return False
         if L.kind == K.LATTICE_Z:
             return counts[0] == n_elements
@@ -264,17 +332,60 @@ class LatticeQuantizer:
             counts[0] == nb and even + odd == nb and counts[1] == 7 * even and counts[2] == 7 * odd
         )
 
-    def from_streams(self, streams: list[np.ndarray], n_elements: int) -> np.ndarray | None:
-        """Inverse of :meth:`to_streams`; None if the streams are inconsistent."""
+    def from_stream_buffer(self, symbols, offsets, chunk_elements: int, n_padded: int):
+        """Inverse of :meth:`to_stream_buffer` (counts already checked).
+
+        Returns the points, or the index of the first inconsistent chunk as an int.
+        """
         L = self.lattice
         if L.kind == K.LATTICE_Z:
-            return streams[0]
-        points = np.empty(n_elements, np.int64)
-        if L.kind == K.LATTICE_D:
-            K.streams_to_points_dn(streams[0], streams[1], L.dim, points)
-            return points
-        coset = streams[0]
-        odd = int(np.count_nonzero(coset))
-        if odd != streams[4].size or not K.streams_to_points_e8(*streams, points):
-            return None
-        return points
+            return symbols
+        points = np.empty(n_padded, np.int64)
+        ok = np.ones(-(-n_padded // chunk_elements), np.int64)
+        K.stream_buffer_to_points(symbols, offsets, L.kind, L.dim, chunk_elements, points, ok)
+        bad = np.flatnonzero(ok == 0)
+        return int(bad[0]) if bad.size else points
+
+    MAX_TABLE = 1 << 24
+
+    def shared_values(self, points: np.ndarray) -> tuple[int, np.ndarray]:
+        """``(offset, table)``: the value shared by every element with coordinate index
+        ``offset + i`` is ``table[i]`` (``step·p``, E8: ``step·P/2``, unless fine-tuned).
+
+        Raises
+        ------
+        ValueError
+            The indices span more than 2**24 values (too many to tabulate).
+        """
+        if self.value_table is not None:
+            return self.value_table
+        lo = int(points.min()) if points.size else 0
+        hi = int(points.max()) if points.size else 0
+        if hi - lo + 1 > self.MAX_TABLE:
+            raise ValueError(
+                f"indices span {hi - lo + 1} values, more than {self.MAX_TABLE}: "
+                "use a larger step to fine-tune shared values"
+            )
+        scale = 0.5 if self.lattice.kind == K.LATTICE_E8 else 1.0
+        return lo, np.arange(lo, hi + 1, dtype=np.float64) * (self.step * scale)
+
+    def with_shared_values(self, offset: int, table: np.ndarray) -> LatticeQuantizer:
+        """The same quantizer reconstructing index ``offset + i`` as ``table[i] − step·v``."""
+        return LatticeQuantizer(
+            self.lattice,
+            self.step,
+            dither=self.dither,
+            seed=self.seed,
+            value_table=(int(offset), np.ascontiguousarray(table, np.float64)),
+        )
+
+    def dither_term(self, n_padded: int) -> np.ndarray:
+        """``step·v`` per padded element (zeros without dither): the reconstruction is
+        ``shared value of p - dither_term``."""
+        if not self.dither:
+            return np.zeros(n_padded, np.float64)
+        out = np.empty(n_padded, np.float64)
+        L = self.lattice
+        zeros = np.zeros(n_padded, np.int64)
+        K.dequantize_blocks(zeros, -self.step, L.kind, L.dim, L.basis, self._key, True, out)
+        return out

@@ -1,0 +1,269 @@
+"""Quantized arrays and their coding: the second tier of the API.
+
+:class:`QuantizedArray` holds an array after quantization and before entropy
+coding: integer indices plus the quantizer that maps them back to values.
+``codec.encode(x)`` is ``codec.quantize(x).to_bytes()``. Keeping the two steps
+apart lets callers change the *shared values* of the indices — fine-tuning in
+"Universal Deep Neural Network Compression" (Choi et al.) and "Towards the
+Limit of Network Quantization" — and code the result with the same indices.
+
+Coding (NNCodec's split): the quantizer turns the padded indices into integer
+symbol streams chunk by chunk, one coder codes every stream of every chunk in
+parallel (or, for ``"auto"``, each coder does and the smallest wins per chunk),
+and container.py frames the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import container
+from .coders import available_coders, coder_by_id, get_coder
+from .errors import CorruptStreamError, UnsupportedFormatError
+from .quantizers.lattice import LatticeQuantizer
+
+FLOAT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+
+#: Quantizer classes by the header's "quantizer" field.
+QUANTIZERS: dict[str, type] = {"lattice": LatticeQuantizer}
+
+
+def coder_candidates(coder) -> tuple[str, ...]:
+    """Coder names to try for a ``coder=`` option (``"auto"``: all of them)."""
+    if not isinstance(coder, str):
+        raise TypeError(f"coder must be a string, got {type(coder).__name__}")
+    if coder.lower() == "auto":
+        return available_coders()
+    return (get_coder(coder).name,)
+
+
+class QuantizedArray:
+    """An array after quantization, before entropy coding.
+
+    Attributes
+    ----------
+    quantizer
+        The quantizer (e.g. :class:`codec.quantizers.lattice.LatticeQuantizer`).
+    shape, dtype
+        Of the original array; ``reconstruct()`` returns this shape and dtype.
+    chunk_elements : int
+        Padded elements per independently coded chunk.
+    coder : str
+        Default coder of :meth:`to_bytes`.
+
+    Examples
+    --------
+    >>> import numpy as np, codec
+    >>> x = np.linspace(-1, 1, 64)
+    >>> q = codec.quantize(x, lattice="Z", step=0.25, dither=False)
+    >>> q.indices[:3].tolist(), q.index_offset, q.shared_values[:2].tolist()
+    ([-4, -4, -4], -4, [-1.0, -0.75])
+    >>> q2 = q.with_shared_values(q.shared_values * 0.5)
+    >>> float(codec.decode(q2.to_bytes())[0])
+    -0.5
+    """
+
+    def __init__(
+        self, quantizer, points, shape, dtype, n_elements, chunk_elements, coder="arithmetic"
+    ):
+        self.quantizer = quantizer
+        self._points = points
+        self.shape = tuple(shape)
+        self.dtype = str(dtype)
+        self.n_elements = int(n_elements)
+        self.chunk_elements = int(chunk_elements)
+        self.coder = coder
+        self._table = None
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Integer index of each element of the flattened input (lattice: its coordinate)."""
+        return self._points[: self.n_elements]
+
+    def _shared(self):
+        if self._table is None:
+            self._table = self.quantizer.shared_values(self._points)
+        return self._table
+
+    @property
+    def index_offset(self) -> int:
+        """Index of ``shared_values[0]``."""
+        return int(self._shared()[0])
+
+    @property
+    def shared_values(self) -> np.ndarray:
+        """Value shared by all elements with index ``index_offset + i`` (before the dither term)."""
+        return self._shared()[1].copy()
+
+    @property
+    def dither_term(self) -> np.ndarray:
+        """Per-element term subtracted after the shared value (zeros without dither)."""
+        return self.quantizer.dither_term(self._points.size)[: self.n_elements]
+
+    def reconstruct(self) -> np.ndarray:
+        """What ``codec.decode(self.to_bytes())`` returns.
+
+        That is ``shared_values[indices - index_offset] - dither_term``, cast and reshaped.
+        """
+        values = self.quantizer.dequantize(self._points)[: self.n_elements]
+        return values.astype(FLOAT_DTYPES[self.dtype]).reshape(self.shape)
+
+    def with_shared_values(self, values) -> QuantizedArray:
+        """A copy whose shared values are ``values`` (same length as :attr:`shared_values`).
+
+        The indices stay as they are; the new values travel in the stream.
+        """
+        offset, table = self._shared()
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if values.shape != table.shape:
+            raise ValueError(f"expected {table.size} shared values, got {values.size}")
+        if not np.isfinite(values).all():
+            raise ValueError("shared values must be finite")
+        out = QuantizedArray(
+            self.quantizer.with_shared_values(offset, values),
+            self._points,
+            self.shape,
+            self.dtype,
+            self.n_elements,
+            self.chunk_elements,
+            self.coder,
+        )
+        return out
+
+    def to_bytes(self, coder: str | None = None) -> bytes:
+        """Entropy-code the indices and frame them (docs/format.md)."""
+        request = self.coder if coder is None else coder
+        names = coder_candidates(request)
+        qz = self.quantizer
+        header = {
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "coder": request.lower(),
+            "n_elements": self.n_elements,
+            "padded_elements": int(self._points.size),
+            "chunk_elements": self.chunk_elements,
+            **qz.header_fields(),
+        }
+        symbols, offsets = qz.to_stream_buffer(self._points, self.chunk_elements)
+        chunks = _code_streams(symbols, offsets, qz.streams_per_chunk, names)
+        return container.pack(header, qz.extras(), chunks)
+
+    def __repr__(self) -> str:
+        return (
+            f"QuantizedArray(shape={self.shape}, dtype={self.dtype}, "
+            f"quantizer={self.quantizer.header_fields()})"
+        )
+
+
+def _code_streams(symbols, offsets, per_chunk, coder_names):
+    """Code every stream with each candidate coder; keep the smallest payload per chunk."""
+    n_chunks = (offsets.size - 1) // per_chunk
+    best: list = [None] * n_chunks
+    counts = np.diff(offsets)
+    for name in coder_names:
+        coder = get_coder(name)
+        buf, starts, lengths = coder.encode_batch(symbols, offsets)
+        for c in range(n_chunks):
+            k = slice(c * per_chunk, (c + 1) * per_chunk)
+            parts = [
+                (int(n), buf[a : a + m].tobytes())
+                for n, a, m in zip(counts[k], starts[k], lengths[k], strict=True)
+            ]
+            payload = container.pack_streams(parts)
+            if best[c] is None or len(payload) < len(best[c][1]):
+                best[c] = (coder.coder_id, payload)
+    return best
+
+
+def read_quantized(blob, *, max_elements: int | None) -> QuantizedArray:
+    """Parse and entropy-decode a stream back to a :class:`QuantizedArray`.
+
+    Raises
+    ------
+    codec.errors.CodecError
+        For anything inconsistent in the stream.
+    ValueError
+        If the stream holds more than ``max_elements`` elements.
+    """
+    parsed = container.parse(blob, check_payloads=False)
+    layout = _read_layout(parsed)
+    qz, shape, dtype, n, n_pad, ce = layout
+    if max_elements is not None and n > max_elements:
+        raise ValueError(
+            f"stream holds {n} elements, more than max_elements={max_elements}; "
+            "pass a larger max_elements (or None) if you trust it"
+        )
+    container.parse(blob)  # now verify every chunk's checksum
+    buf = np.frombuffer(blob, np.uint8)
+    per = qz.streams_per_chunk
+    counts = np.empty(len(parsed.chunks) * per, np.int64)
+    starts = np.empty_like(counts)
+    lengths = np.empty_like(counts)
+    for c, entry in enumerate(parsed.chunks):
+        cnt, st, ln = container.unpack_streams(buf, entry.offset, entry.offset + entry.length)
+        if not qz.stream_counts_ok(cnt, min(ce, n_pad - c * ce)):
+            raise CorruptStreamError(f"chunk {c}: stream sizes do not match the chunk")
+        counts[c * per : (c + 1) * per] = cnt
+        starts[c * per : (c + 1) * per] = st
+        lengths[c * per : (c + 1) * per] = ln
+    offsets = np.zeros(counts.size + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    symbols = np.empty(int(offsets[-1]), np.int64)
+    ids = np.array([e.coder_id for e in parsed.chunks], np.int64)
+    for coder_id in np.unique(ids):
+        coder = coder_by_id(int(coder_id))
+        if coder is None:
+            raise UnsupportedFormatError(f"unknown coder id {coder_id} in the chunk table")
+        chunk_ids = np.flatnonzero(ids == coder_id)
+        streams = (chunk_ids[:, None] * per + np.arange(per)).reshape(-1)
+        decoded = coder.decode_batch(buf, starts[streams], lengths[streams], counts[streams])
+        if chunk_ids.size == ids.size:
+            symbols = decoded
+        else:
+            pos = 0
+            for s in streams:
+                symbols[offsets[s] : offsets[s + 1]] = decoded[pos : pos + counts[s]]
+                pos += counts[s]
+    points = qz.from_stream_buffer(symbols, offsets, ce, n_pad)
+    if isinstance(points, int):
+        raise CorruptStreamError(f"chunk {points}: streams are inconsistent")
+    return QuantizedArray(qz, points, shape, dtype, n, ce, parsed.header.get("coder", ""))
+
+
+def _field(header: dict, key: str, kind):
+    value = header.get(key)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise CorruptStreamError(f"header field {key!r} is missing or not an integer")
+    if kind is not int and not isinstance(value, kind):
+        raise CorruptStreamError(f"header field {key!r} is missing or invalid")
+    return value
+
+
+def _read_layout(parsed: container.ParsedStream):
+    h = parsed.header
+    shape = _field(h, "shape", list)
+    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
+        raise CorruptStreamError("header field 'shape' is invalid")
+    dtype = _field(h, "dtype", str)
+    if dtype not in FLOAT_DTYPES:
+        raise UnsupportedFormatError(f"unsupported dtype {dtype!r} in header")
+    kind = _field(h, "quantizer", str)
+    if kind not in QUANTIZERS:
+        raise UnsupportedFormatError(f"unsupported quantizer {kind!r} in header")
+    try:
+        qz = QUANTIZERS[kind].from_header(h, parsed.extras)
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise CorruptStreamError(f"invalid {kind} quantizer in header: {exc}") from None
+    n = _field(h, "n_elements", int)
+    n_pad = _field(h, "padded_elements", int)
+    ce = _field(h, "chunk_elements", int)
+    n_expected = 1
+    for d in shape:
+        n_expected *= d
+    if n != n_expected or n_pad != -(-n // qz.dim) * qz.dim:
+        raise CorruptStreamError("header element counts do not match the shape")
+    if ce <= 0 or ce % qz.dim:
+        raise CorruptStreamError("header chunk_elements is invalid")
+    if len(parsed.chunks) != -(-n_pad // ce):
+        raise CorruptStreamError("chunk count does not match the header")
+    return qz, tuple(shape), dtype, n, n_pad, ce

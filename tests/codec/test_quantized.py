@@ -1,0 +1,77 @@
+"""The two-tier API: codec.quantize -> QuantizedArray -> to_bytes, and shared values."""
+
+import numpy as np
+import pytest
+
+import codec
+from codec.errors import CodecError
+
+
+@pytest.mark.parametrize("lattice", ["Z", "D4", "E8"])
+@pytest.mark.parametrize("dither", [True, False])
+def test_quantize_then_to_bytes_equals_encode(lattice, dither):
+    x = np.random.default_rng(0).standard_normal((33, 17)).astype(np.float32)
+    opts = dict(lattice=lattice, step=0.2, dither=dither, seed=4)
+    q = codec.quantize(x, **opts)
+    assert q.to_bytes() == codec.encode(x, **opts)
+    assert np.array_equal(q.reconstruct(), codec.decode(q.to_bytes()))
+    # reconstruction = shared value of the index minus the dither term
+    vals = q.shared_values[q.indices - q.index_offset] - q.dither_term
+    assert np.array_equal(vals.astype(np.float32).reshape(x.shape), q.reconstruct())
+    assert (np.abs(q.dither_term) > 0).any() == dither
+
+
+def test_rate_targets_return_the_same_bytes():
+    x = np.random.default_rng(1).standard_normal(20_000)
+    q = codec.quantize(x, lattice="E8", rate=3.0)
+    assert q.to_bytes() == codec.encode(x, lattice="E8", rate=3.0)
+
+
+@pytest.mark.parametrize("lattice", ["Z", "E8"])
+def test_fine_tuned_shared_values_travel_in_the_stream(lattice):
+    x = np.random.default_rng(2).standard_normal(4096)
+    q = codec.quantize(x, lattice=lattice, step=0.3, seed=5)
+    rng = np.random.default_rng(3)
+    new = q.shared_values + rng.normal(scale=0.01, size=q.shared_values.size)
+    q2 = q.with_shared_values(new)
+    assert np.array_equal(q2.indices, q.indices)
+    y = codec.decode(q2.to_bytes())
+    expected = new[q.indices - q.index_offset] - q.dither_term
+    assert np.array_equal(y, expected)
+    assert not np.array_equal(y, codec.decode(q.to_bytes()))
+    # coding the same indices with other values costs only the table
+    header_growth = len(f'"value_table_offset":{q.index_offset},"value_table_size":{new.size},')
+    assert len(q2.to_bytes()) - len(q.to_bytes()) == 8 * new.size + header_growth
+
+
+def test_with_shared_values_validates():
+    q = codec.quantize(np.linspace(-1, 1, 40), lattice="Z", step=0.5)
+    with pytest.raises(ValueError):
+        q.with_shared_values(np.zeros(q.shared_values.size + 1))
+    with pytest.raises(ValueError):
+        q.with_shared_values(np.full(q.shared_values.size, np.nan))
+
+
+def test_corrupt_value_table_raises():
+    x = np.random.default_rng(4).standard_normal(512)
+    q = codec.quantize(x, lattice="Z", step=0.5, dither=False)
+    blob = bytearray(q.with_shared_values(q.shared_values).to_bytes())
+    # drop the last table entry by shrinking the declared size: the indices then
+    # reach outside the table (a CRC would catch a random flip first, so rebuild it)
+    from codec import container
+
+    parsed = container.parse(bytes(blob))
+    h = dict(parsed.header)
+    h["value_table_size"] -= 1
+    h.pop("n_chunks")
+    chunks = []
+    for e in parsed.chunks:
+        chunks.append((e.coder_id, bytes(blob[e.offset : e.offset + e.length])))
+    bad = container.pack(h, parsed.extras[:-8], chunks)
+    with pytest.raises(CodecError):
+        codec.decode(bad)
+
+
+def test_quantize_rejects_unknown_options():
+    with pytest.raises(TypeError):
+        codec.quantize(np.ones(3), levels=4, bogus=1)
