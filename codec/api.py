@@ -17,6 +17,7 @@ import numpy as np
 
 from . import container
 from .quantized import FLOAT_DTYPES, QuantizedArray, coder_candidates, read_quantized
+from .quantizers.codebook import CodebookQuantizer
 from .quantizers.lattice import LatticeQuantizer, get_lattice
 
 DEFAULT_LATTICE = "E8"
@@ -92,9 +93,14 @@ def encode(
     rate: float | None = None,
     distortion: float | None = None,
     coder: str = "arithmetic",
-    dither: bool = True,
+    dither: bool | None = None,
     seed: int = 0,
     chunk_size: int | None = None,
+    levels: int | None = None,
+    lam: float | None = None,
+    weights=None,
+    dead_zone: float = 0.0,
+    method: str | None = None,
 ) -> bytes:
     r"""Compress a float array to bytes (quantize, then entropy-code).
 
@@ -106,25 +112,46 @@ def encode(
         ``"Z"`` (alias ``"cubic"``: uniform scalar quantization per element),
         ``"D4"`` (any ``"D<n>"``) or ``"E8"`` (default).
     quantizer : str, optional
-        ``None`` or ``"lattice"``: the lattice quantizer.
+        ``None``/``"lattice"`` (default), or a scalar codebook quantizer whose
+        levels travel in the stream: ``"uniform"`` (step ``step``, optional
+        ``dead_zone``), ``"ecsq"`` (entropy-constrained, minimising
+        :math:`D + \lambda R`) or ``"kmeans"`` (``levels`` levels). See
+        :mod:`codec.quantizers.scalar` for the designs.
     step, rate, distortion : float, optional
-        Rate control, at most one: the lattice scale (the quantizer uses
-        ``step·Λ``); a target in bits per element measured on the returned
-        bytes (solved by a secant search on ``log2(step)``); or a target mean
-        squared error (closed form under dither,
-        :math:`\mathrm{step} = \sqrt{D / (G \det\Lambda^{2/n})}`, else searched).
-        With none, ``distortion = var(x) / 256`` (SNR ≈ 24 dB); a constant
-        input uses ``step = max|x| / 256`` (``2**-20`` if all zero).
+        Rate control, at most one (``levels``/``lam`` count as targets for
+        k-means/ECSQ): the lattice scale (the quantizer uses ``step·Λ``) or
+        uniform step; a target in bits per element measured on the returned
+        bytes (secant search on ``log2(step)``, on the ECSQ design rate, or a
+        search over the number of k-means levels); or a target mean squared
+        error (closed form for dithered lattices,
+        :math:`\mathrm{step} = \sqrt{D / (G \det\Lambda^{2/n})}`, else searched;
+        ``weights``-weighted for scalar designs). With none,
+        ``distortion = var(x) / 256`` (SNR ≈ 24 dB); a constant input uses
+        ``step = max|x| / 256`` (``2**-20`` if all zero).
     coder : str
-        ``"arithmetic"`` (static range coder) or ``"auto"`` (smallest coder
-        per chunk among those available).
-    dither : bool
-        Subtractive dither (default): the error is uniform over the cell and
-        independent of ``x``. ``False`` gives plain lattice rounding.
+        ``"arithmetic"`` (static range coder), another registered coder, or
+        ``"auto"`` (the smallest per chunk).
+    dither : bool, optional
+        Lattices only: subtractive dither (the default): the error is uniform
+        over the cell and independent of ``x``. ``False`` gives plain lattice
+        rounding.
     seed : int
         Dither seed in [0, 2**64), stored in the header.
     chunk_size : int, optional
         Elements per independently decodable chunk (default 2**20).
+    levels : int, optional
+        k-means: number of levels.
+    lam : float, optional
+        ECSQ: the Lagrange multiplier λ (instead of a rate or distortion).
+    weights : array_like, optional
+        Scalar quantizers: per-element importance (e.g. a diagonal Hessian),
+        same shape as ``x``: the design minimises :math:`\sum_i h_i (x_i - \hat x_i)^2`.
+    dead_zone : float
+        Uniform: widen the zero cell by ``dead_zone·step``.
+    method : str, optional
+        Design algorithm: ``"dp"`` (exactly optimal dynamic programming, the
+        default) or ``"clg"`` (Chou–Lookabaugh–Gray iteration) for ECSQ;
+        ``"dp"`` (default) or ``"lloyd"`` for k-means.
 
     Returns
     -------
@@ -150,7 +177,7 @@ def encode(
     >>> bool(np.abs(y - x).max() < 0.2)
     True
     """
-    return _plan(x, locals()).run()[1]
+    return _plan(x, dict(locals())).run()[1]
 
 
 def quantize(x, **options) -> QuantizedArray:
@@ -182,52 +209,125 @@ _ENCODE_OPTIONS = {
     "rate": None,
     "distortion": None,
     "coder": "arithmetic",
-    "dither": True,
+    "dither": None,
     "seed": 0,
     "chunk_size": None,
+    "levels": None,
+    "lam": None,
+    "weights": None,
+    "dead_zone": 0.0,
+    "method": None,
 }
+SCALAR_QUANTIZERS = ("uniform", "ecsq", "kmeans")
+# Which rate-control options each quantizer accepts (at most one may be given).
+_TARGETS = {
+    "lattice": ("step", "rate", "distortion"),
+    "uniform": ("step", "rate", "distortion"),
+    "ecsq": ("lam", "rate", "distortion"),
+    "kmeans": ("levels", "rate", "distortion"),
+}
+_METHODS = {"ecsq": ("dp", "clg"), "kmeans": ("dp", "lloyd")}
 
 
-def _plan(x, opts: dict) -> _Plan:
-    """Validate the input and options of encode/quantize."""
+def _plan(x, opts: dict):
+    """Validate the input and options of encode/quantize; return a plan to run."""
     arr = _as_float_array(x)
-    targets = {k: opts[k] for k in ("step", "rate", "distortion") if opts[k] is not None}
-    if len(targets) > 1:
+    kind = "lattice" if opts["quantizer"] is None else opts["quantizer"]
+    if kind not in _TARGETS:
         raise ValueError(
-            f"give at most one of step=, rate=, distortion= (got {', '.join(targets)})"
+            f"unknown quantizer {kind!r}; use 'lattice' (the default), 'uniform', 'ecsq' "
+            "or 'kmeans'"
         )
-    if opts["quantizer"] not in (None, "lattice"):
-        raise ValueError(
-            f"unknown quantizer {opts['quantizer']!r}; use quantizer='lattice' (the default)"
-        )
-    lat = get_lattice(DEFAULT_LATTICE if opts["lattice"] is None else opts["lattice"])
-    if not isinstance(opts["dither"], bool | np.bool_):
-        raise TypeError("dither must be True or False")
+    allowed = _TARGETS[kind]
+    given = [k for k in ("step", "rate", "distortion", "levels", "lam") if opts[k] is not None]
+    for k in given:
+        if k not in allowed:
+            raise ValueError(
+                f"{k}= does not apply to quantizer={kind!r}; give one of "
+                + ", ".join(f"{a}=" for a in allowed)
+            )
+    if len(given) > 1:
+        raise ValueError(f"give at most one of {', '.join(a + '=' for a in allowed)} (got {given})")
+    target = {}
+    for k in given:
+        if k == "levels":
+            v = opts[k]
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"levels must be a positive integer, got {v!r}")
+            target[k] = int(v)
+        else:
+            target[k] = _positive_finite(k, opts[k])
     seed = _check_seed(opts["seed"])
-    chunk_elements = _check_chunk_size(opts["chunk_size"], lat.dim)
     coder_candidates(opts["coder"])  # validates the name
-    target = {k: _positive_finite(k, v) for k, v in targets.items()}
     flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
-    n_pad = -(-flat.size // lat.dim) * lat.dim
-    padded = np.zeros(n_pad, np.float64)
-    padded[: flat.size] = flat
-    return _Plan(
-        arr.shape,
-        arr.dtype.name,
-        padded,
-        flat.size,
-        lat,
-        bool(opts["dither"]),
-        seed,
-        chunk_elements,
-        opts["coder"],
-        target,
+    common = dict(
+        shape=arr.shape,
+        dtype=arr.dtype.name,
+        n_elements=flat.size,
+        seed=seed,
+        coder=opts["coder"],
+        target=target,
+    )
+    if kind == "lattice":
+        for k in ("weights", "method"):
+            if opts[k] is not None:
+                raise ValueError(f"{k}= applies to the scalar quantizers (uniform, ecsq, kmeans)")
+        if opts["dead_zone"]:
+            raise ValueError("dead_zone= applies to quantizer='uniform'")
+        lat = get_lattice(DEFAULT_LATTICE if opts["lattice"] is None else opts["lattice"])
+        dither = True if opts["dither"] is None else opts["dither"]
+        if not isinstance(dither, bool | np.bool_):
+            raise TypeError("dither must be True or False")
+        chunk_elements = _check_chunk_size(opts["chunk_size"], lat.dim)
+        n_pad = -(-flat.size // lat.dim) * lat.dim
+        padded = np.zeros(n_pad, np.float64)
+        padded[: flat.size] = flat
+        return _Plan(
+            padded=padded, lattice=lat, dither=bool(dither), chunk_elements=chunk_elements, **common
+        )
+    if opts["lattice"] is not None:
+        raise ValueError(f"lattice= applies to quantizer='lattice', not {kind!r}")
+    if opts["dither"]:
+        raise ValueError(
+            "dither= applies to lattice quantizers; for dithered uniform quantization "
+            "use lattice='Z'"
+        )
+    method = opts["method"]
+    if kind == "uniform" and method is not None:
+        raise ValueError("method= applies to quantizer='ecsq' or 'kmeans'")
+    if kind in _METHODS and method is not None and method not in _METHODS[kind]:
+        raise ValueError(f"method for {kind} must be one of {_METHODS[kind]}, got {method!r}")
+    dead_zone = opts["dead_zone"]
+    if kind != "uniform" and dead_zone:
+        raise ValueError("dead_zone= applies to quantizer='uniform'")
+    if isinstance(dead_zone, bool) or not isinstance(dead_zone, numbers.Real) or dead_zone < 0:
+        raise ValueError(f"dead_zone must be a number >= 0, got {dead_zone!r}")
+    weights = opts["weights"]
+    if weights is not None:
+        w = np.asarray(weights)
+        if w.dtype.kind not in "fiu":
+            raise TypeError(f"weights must be a real array, got dtype {w.dtype}")
+        if w.shape != arr.shape:
+            raise ValueError(f"weights must have the shape of x {arr.shape}, got {w.shape}")
+        w = np.ascontiguousarray(w, np.float64).reshape(-1)
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("weights must be finite and non-negative")
+        weights = w
+    chunk_elements = _check_chunk_size(opts["chunk_size"], 1)
+    return _ScalarPlan(
+        values=flat,
+        kind=kind,
+        weights=weights,
+        dead_zone=float(dead_zone),
+        method=method or ("dp" if kind in _METHODS else None),
+        chunk_elements=chunk_elements,
+        **common,
     )
 
 
 @dataclass
 class _Plan:
-    """Everything about one encode call; ``run`` picks the step and codes."""
+    """A lattice encode call; ``run`` picks the step and codes."""
 
     shape: tuple
     dtype: str
@@ -273,6 +373,119 @@ class _Plan:
         return self.coded(peak / 256.0 if peak > 0 else ZERO_INPUT_STEP)
 
 
+@dataclass
+class _ScalarPlan:
+    """A scalar-codebook encode call (uniform, ECSQ, k-means)."""
+
+    shape: tuple
+    dtype: str
+    values: np.ndarray
+    n_elements: int
+    kind: str
+    weights: np.ndarray | None
+    dead_zone: float
+    method: str | None
+    seed: int
+    chunk_elements: int
+    coder: str
+    target: dict
+
+    def _design_data(self):
+        if self.values.size:
+            return self.values, self.weights
+        return np.zeros(1), None  # an empty array still gets a (one-level) codebook
+
+    def level_dtype(self, levels: np.ndarray) -> str:
+        """Precision to store levels in: the array's dtype, float32 for float64 arrays
+        where rounding a level to float32 moves it by < 1e-4 of the closest level gap."""
+        if self.dtype != "float64":
+            return self.dtype
+        err = np.abs(levels.astype(np.float32).astype(np.float64) - levels)
+        gap = np.diff(levels).min() if levels.size > 1 else np.inf
+        with np.errstate(over="ignore"):
+            fits = np.isfinite(levels.astype(np.float32)).all()
+        return "float32" if fits and err.max(initial=0.0) < 1e-4 * gap else "float64"
+
+    def from_codebook(self, cb) -> QuantizedArray:
+        qz = CodebookQuantizer(
+            cb.levels, cb.thresholds, method=cb.method, level_dtype=self.level_dtype(cb.levels)
+        )
+        points = qz.quantize(self.values)
+        return QuantizedArray(
+            qz, points, self.shape, self.dtype, self.n_elements, self.chunk_elements, self.coder
+        )
+
+    def coded(self, cb) -> tuple[QuantizedArray, bytes]:
+        q = self.from_codebook(cb)
+        return q, q.to_bytes()
+
+    def design(self, **target):
+        """Codebook for one of ``step=`` (uniform), ``levels=`` (k-means), ``lam=`` (ECSQ),
+        ``entropy=`` (index entropy) or ``mse=``."""
+        from .quantizers import scalar as S
+
+        x, w = self._design_data()
+        common = {"weights": w}
+        if self.kind == "uniform":
+            extra = {"dead_zone": self.dead_zone}
+        else:
+            extra = {"method": self.method}
+            if self.kind == "kmeans":
+                extra["seed"] = self.seed
+        if "entropy" in target:
+            return S.design_for_rate(x, target["entropy"], quantizer=self.kind, **common, **extra)
+        if "mse" in target:
+            return S.design_for_distortion(x, target["mse"], quantizer=self.kind, **common, **extra)
+        if self.kind == "uniform":
+            return S.design_uniform(x, target["step"], **common, **extra)
+        if self.kind == "kmeans":
+            return S.design_kmeans(x, target["levels"], **common, **extra)
+        return S.design_ecsq(x, lam=target["lam"], **common, **extra)
+
+    def run(self) -> tuple[QuantizedArray, bytes]:
+        t = self.target
+        if "rate" in t:
+            return self._solve_rate(t["rate"])
+        if "distortion" in t:
+            return self.coded(self.design(mse=t["distortion"]))
+        if t:
+            return self.coded(self.design(**t))
+        x = self.values
+        var = float(x.var()) if x.size else 0.0
+        if var > 0:
+            return self.coded(self.design(mse=var * DEFAULT_RELATIVE_MSE))
+        # Constant input: one level suffices for every design.
+        if self.kind == "kmeans":
+            return self.coded(self.design(levels=1))
+        if self.kind == "ecsq":
+            return self.coded(self.design(lam=1.0))
+        peak = float(np.abs(x).max(initial=0.0))
+        return self.coded(self.design(step=peak / 256.0 if peak > 0 else ZERO_INPUT_STEP))
+
+    def _solve_rate(self, target: float):
+        """Hit ``target`` bits/element of the real bytes by re-targeting the design's
+        index entropy (the bytes add the coder's overhead, the codebook and the header)."""
+        n = max(self.n_elements, 1)
+        cache = {}
+
+        # An index entropy above log2(#distinct values) is unreachable (tiny arrays).
+        x, _ = self._design_data()
+        top = math.log2(np.unique(x).size)
+
+        def measure(entropy):
+            cb = self.design(entropy=min(max(entropy, 0.0), top))
+            key = (cb.levels.tobytes(), cb.thresholds.tobytes())
+            if key not in cache:
+                q, blob = self.coded(cb)
+                cache[key] = (8.0 * len(blob) / n, (q, blob))
+            return cache[key]
+
+        # Each step is a full design, and exact designs move in discrete steps: few tries.
+        return _secant(
+            measure, target, target, slope=1.0, tol=_RATE_TOL_BITS, what="rate", max_steps=8
+        )
+
+
 def _solve_rate(plan: _Plan, target: float):
     """Secant search on log2(step) for the rate ``target`` (bits/element of the real bytes)."""
     n = max(plan.n_elements, 1)
@@ -306,7 +519,7 @@ def _solve_distortion(plan: _Plan, target: float):
     return plan.coded(step)
 
 
-def _secant(measure, x0, target, *, slope, tol, what):
+def _secant(measure, x0, target, *, slope, tol, what, max_steps=_MAX_SOLVER_STEPS):
     """Find x with measure(x)[0] ≈ target for a monotone measure; return the payload.
 
     Keeps a bracket once one exists and otherwise extrapolates with the last
@@ -318,7 +531,7 @@ def _secant(measure, x0, target, *, slope, tol, what):
     below = above = None  # (x, value) closest to the target from below / above
     tried = []
     x, prev = x0, None
-    for _ in range(_MAX_SOLVER_STEPS):
+    for _ in range(max_steps):
         value, payload = measure(x)
         tried.append((abs(value - target), value, payload))
         if abs(value - target) <= tol:

@@ -20,12 +20,13 @@ import numpy as np
 from . import container
 from .coders import available_coders, coder_by_id, get_coder
 from .errors import CorruptStreamError, UnsupportedFormatError
+from .quantizers.codebook import CodebookQuantizer
 from .quantizers.lattice import LatticeQuantizer
 
 FLOAT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
 #: Quantizer classes by the header's "quantizer" field.
-QUANTIZERS: dict[str, type] = {"lattice": LatticeQuantizer}
+QUANTIZERS: dict[str, type] = {"lattice": LatticeQuantizer, "scalar": CodebookQuantizer}
 
 
 def coder_candidates(coder) -> tuple[str, ...]:

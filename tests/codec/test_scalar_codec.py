@@ -1,0 +1,137 @@
+"""Scalar codebook quantizers through codec.encode / codec.decode (uniform, ECSQ, k-means)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import codec
+from codec import container
+from codec.errors import CodecError
+
+SCALAR = [
+    ("uniform", {"step": 0.1}),
+    ("uniform", {"step": 0.1, "dead_zone": 0.5}),
+    ("ecsq", {"rate": 3.0}),
+    ("ecsq", {"lam": 0.01, "method": "clg"}),
+    ("kmeans", {"levels": 16}),
+    ("kmeans", {"levels": 8, "method": "lloyd"}),
+]
+
+
+@pytest.mark.parametrize("quantizer, opts", SCALAR)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (5, 7), (3, 1, 20)])
+def test_round_trip_every_quantizer_shape_dtype(quantizer, opts, dtype, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    blob = codec.encode(x, quantizer=quantizer, **opts)
+    y = codec.decode(blob)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    q = codec.quantize(x, quantizer=quantizer, **opts)
+    assert np.array_equal(q.reconstruct(), y, equal_nan=True)
+    info = codec.inspect(blob)
+    assert info.quantizer == "scalar" and info.lattice is None
+
+
+@pytest.mark.parametrize("quantizer, opts", SCALAR)
+def test_reconstruction_is_a_codebook_level(quantizer, opts):
+    x = np.random.default_rng(1).standard_normal(3000)
+    q = codec.quantize(x, quantizer=quantizer, **opts)
+    y = codec.decode(q.to_bytes())
+    assert np.isin(y, q.shared_values).all()
+    assert np.mean((y - x) ** 2) < 0.1
+
+
+def test_ecsq_gap_to_gaussian_rd_on_real_bytes():
+    x = np.random.default_rng(7).standard_normal(2**18)
+    for rate in (3.0, 4.0, 5.0):
+        blob = codec.encode(x, quantizer="ecsq", rate=rate)
+        bits = 8 * len(blob) / x.size
+        mse = float(np.mean((codec.decode(blob) - x) ** 2))
+        gap = bits - 0.5 * math.log2(1.0 / mse)
+        assert abs(bits - rate) < 0.02
+        assert -0.01 <= gap <= 0.27, (rate, gap)
+
+
+def test_ecsq_on_laplacian_stays_above_the_slb():
+    b = 1.0
+    x = np.random.default_rng(8).laplace(scale=b, size=2**17)
+    h = math.log2(2 * math.e * b)
+    for rate in (2.0, 4.0):
+        blob = codec.encode(x, quantizer="ecsq", rate=rate)
+        bits = 8 * len(blob) / x.size
+        mse = float(np.mean((codec.decode(blob) - x) ** 2))
+        assert bits >= h - 0.5 * math.log2(2 * math.pi * math.e * mse)
+
+
+def test_hessian_weighted_kmeans_lowers_weighted_distortion():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(20_000)
+    h = np.where(np.abs(x) > 1.0, 50.0, 1.0) * rng.uniform(0.5, 1.5, x.size)
+    plain = codec.decode(codec.encode(x, quantizer="kmeans", levels=8))
+    weighted = codec.decode(codec.encode(x, quantizer="kmeans", levels=8, weights=h))
+    wd = lambda y: float(np.sum(h * (y - x) ** 2) / h.sum())  # noqa: E731
+    assert wd(weighted) < wd(plain)
+
+
+def test_fine_tuned_levels_travel_in_the_stream():
+    x = np.random.default_rng(2).standard_normal(5000).astype(np.float32)
+    q = codec.quantize(x, quantizer="kmeans", levels=4)
+    new = q.shared_values + 0.125
+    y = codec.decode(q.with_shared_values(new).to_bytes())
+    assert np.array_equal(y, (new[q.indices]).astype(np.float32))
+
+
+def _rebuild(blob, header_change=None, extras=None):
+    parsed = container.parse(blob)
+    h = dict(parsed.header)
+    h.pop("n_chunks")
+    if header_change:
+        h.update(header_change)
+    chunks = [(e.coder_id, blob[e.offset : e.offset + e.length]) for e in parsed.chunks]
+    return container.pack(h, parsed.extras if extras is None else extras, chunks)
+
+
+def test_corrupt_codebooks_raise():
+    x = np.random.default_rng(3).standard_normal(2000)
+    blob = codec.encode(x, quantizer="kmeans", levels=8)
+    levels = np.frombuffer(container.parse(blob).extras, "<f8")
+    cases = [
+        _rebuild(blob, {"levels": 7}),  # count does not match the extras
+        _rebuild(blob, extras=container.parse(blob).extras[:-8]),
+        _rebuild(blob, {"levels": 7}, extras=levels[:7].tobytes()),  # index 7 out of range
+        _rebuild(blob, extras=np.where(levels > 0, np.nan, levels).tobytes()),
+        _rebuild(blob, {"level_dtype": "int8"}),
+        _rebuild(blob, {"levels": 0}, extras=b""),
+    ]
+    for bad in cases:
+        with pytest.raises(CodecError):
+            codec.decode(bad)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [
+        ({"quantizer": "kmeans"}, None),  # default target works
+        ({"quantizer": "kmeans", "step": 0.1}, ValueError),
+        ({"quantizer": "kmeans", "levels": 0}, ValueError),
+        ({"quantizer": "kmeans", "levels": 4, "rate": 2}, ValueError),
+        ({"quantizer": "ecsq", "levels": 4}, ValueError),
+        ({"quantizer": "uniform", "lam": 0.1}, ValueError),
+        ({"quantizer": "uniform", "step": 0.1, "dither": True}, ValueError),
+        ({"quantizer": "ecsq", "lattice": "E8"}, ValueError),
+        ({"quantizer": "ecsq", "method": "lloyd"}, ValueError),
+        ({"quantizer": "kmeans", "levels": 4, "weights": np.ones(3)}, ValueError),
+        ({"quantizer": "kmeans", "levels": 4, "weights": -np.ones(10)}, ValueError),
+        ({"lattice": "E8", "weights": np.ones(10)}, ValueError),
+        ({"lattice": "E8", "dead_zone": 0.5}, ValueError),
+        ({"quantizer": "pq"}, ValueError),
+    ],
+)
+def test_option_validation(kwargs, exc):
+    x = np.random.default_rng(4).standard_normal(10)
+    if exc is None:
+        codec.decode(codec.encode(x, **kwargs))
+    else:
+        with pytest.raises(exc):
+            codec.encode(x, **kwargs)
