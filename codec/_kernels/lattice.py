@@ -143,6 +143,20 @@ def nearest_e8_doubled(t, a, b, shifted, out2):
             out2[k] = np.int64(2.0 * a[k])
 
 
+@njit(cache=True, nogil=True)
+def reduce_to_voronoi(lattice, v, a, b, sh, p2):
+    """``v <- v - Q(v)``: move a dither vector into the Voronoi cell of 0 (Z: no-op)."""
+    n = v.size
+    if lattice == LATTICE_D:
+        nearest_dn(v, a)
+        for j in range(n):
+            v[j] -= a[j]
+    elif lattice == LATTICE_E8:
+        nearest_e8_doubled(v, a, b, sh, p2)
+        for j in range(n):
+            v[j] -= 0.5 * np.float64(p2[j])
+
+
 @njit(cache=True, parallel=True)
 def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, points):
     """Quantize ``x`` (float64, length a multiple of ``n``) to lattice points.
@@ -176,6 +190,7 @@ def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, points):
                     _dither_e8(key, base, w, v)
                 else:
                     _dither_block(key, base, basis, w, v)
+                reduce_to_voronoi(lattice, v, a, b, sh, p2)
             for j in range(n):
                 t[j] = x[base + j] * inv_step + v[j]
             if lattice == LATTICE_Z:
@@ -200,6 +215,10 @@ def dequantize_blocks(points, step, lattice, n, basis, key, use_dither, out):
     for task in prange(ntasks):
         v = np.zeros(n, np.float64)
         w = np.empty(n, np.float64)
+        a = np.empty(n, np.float64)
+        b = np.empty(n, np.float64)
+        sh = np.empty(n, np.float64)
+        p2 = np.empty(n, np.int64)
         b0 = task * BLOCKS_PER_TASK
         b1 = min(nblocks, b0 + BLOCKS_PER_TASK)
         if lattice == LATTICE_Z:
@@ -214,6 +233,7 @@ def dequantize_blocks(points, step, lattice, n, basis, key, use_dither, out):
                     _dither_e8(key, base, w, v)
                 else:
                     _dither_block(key, base, basis, w, v)
+                reduce_to_voronoi(lattice, v, a, b, sh, p2)
             for j in range(n):
                 out[base + j] = step * (np.float64(points[base + j]) * scale - v[j])
 
