@@ -129,8 +129,11 @@ def encode(
         ``distortion = var(x) / 256`` (SNR ≈ 24 dB); a constant input uses
         ``step = max|x| / 256`` (``2**-20`` if all zero).
     coder : str
-        ``"arithmetic"`` (static range coder), another registered coder, or
-        ``"auto"`` (the smallest per chunk).
+        ``"arithmetic"`` (static range coder with a stored table),
+        ``"huffman"`` (canonical, length-limited), ``"adaptive"`` (adaptive
+        arithmetic, Krichevsky–Trofimov counts, no table), ``"lzw"``
+        (universal), or ``"auto"`` (the smallest per chunk, recorded in the
+        chunk table).
     dither : bool, optional
         Lattices only: subtractive dither (the default): the error is uniform
         over the cell and independent of ``x``. ``False`` gives plain lattice

@@ -37,12 +37,15 @@ from .bitio import (
     zigzag,
 )
 from .tokens import (
+    DIRECT_BITS,
+    DIRECT_TOKENS,
     MAX_TOKENS,
-    choose_mapping,
+    STREAM_CONSTANT,
+    analyze_stream,
+    bit_length,
     extra_bits_of_token,
     from_unsigned,
     to_unsigned,
-    token_histogram,
     token_of,
     value_of_token,
 )
@@ -52,10 +55,34 @@ PROB_TOTAL = 1 << PROB_BITS
 RC_TOP = 1 << 24
 MASK32 = 0xFFFFFFFF
 DIRECT_CHUNK = 16  # raw extra bits are coded 16 at a time
+BUCKET_SHIFT = 4  # decoder search table: one entry per 16 values of the 2**16 total
 
 OK = 0
 TRUNCATED = 1
 CORRUPT = 2
+
+
+try:  # LLVM's ctlz: one instruction, shortens the encoder's and decoder's dependency chain
+    from numba.cpython.unsafe.numbers import leading_zeros as _leading_zeros
+except ImportError:  # pragma: no cover - older or newer numba without the intrinsic
+    _leading_zeros = None
+
+if _leading_zeros is not None:
+
+    @njit(cache=True, nogil=True)
+    def _renorm_shift(rng):
+        """8 × the number of leading zero bytes of a 32-bit range >= 2**8 (0, 8, 16 or 24)."""
+        return np.int64(_leading_zeros(np.uint32(rng))) & 24
+
+else:  # pragma: no cover
+
+    @njit(cache=True, nogil=True)
+    def _renorm_shift(rng):
+        """8 × the number of leading zero bytes of a 32-bit range >= 2**8 (0, 8, 16 or 24)."""
+        return (
+            np.int64(rng < (1 << 24)) + np.int64(rng < (1 << 16)) + np.int64(rng < (1 << 8))
+        ) << 3
+
 
 KIND_CONSTANT = 0
 KIND_RANGE = 1
@@ -173,20 +200,54 @@ def _encode_interval(buf, start, pos, low, rng, cum, freq, shift):
 
 
 @njit(cache=True, nogil=True)
+def _encode_token(buf, rc_start, q, low, rng, cum, freq, u):
+    """:func:`_encode_interval` for token ``u`` of total 2**16, fast.
+
+    Bytes go straight to ``buf``; a carry out of ``low`` is added to the last
+    byte written, and only when that byte was 0xFF does it propagate further
+    back (:func:`_carry`), so the branch is almost never taken. The
+    renormalisation writes sh/8 = number of leading zero bytes of the 32-bit
+    range (0..3) bytes at once instead of looping (the buffer bound leaves
+    room for the 3 stores). Unsigned indices spare numba's wraparound code.
+    """
+    one = np.uint64(1)
+    uu = np.uint64(u)
+    r = rng >> PROB_BITS
+    low += cum[uu] * r
+    rng = freq[uu] * r
+    x = np.int64(buf[q - one]) + (low >> 32)
+    buf[q - one] = x & 0xFF
+    if x > 0xFF:
+        _carry(buf, rc_start, np.int64(q) - 1)
+    low &= MASK32
+    sh = _renorm_shift(rng)
+    buf[q] = (low >> 24) & 0xFF
+    buf[q + one] = (low >> 16) & 0xFF
+    buf[q + np.uint64(2)] = (low >> 8) & 0xFF
+    q += np.uint64(sh >> 3)
+    low = (low << sh) & MASK32
+    rng <<= sh
+    return q, low, rng
+
+
+@njit(cache=True, nogil=True)
 def encode_stream_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream` writes for ``sym``."""
+    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
     n = sym.size
     if n == 0:
         return 0
-    offset, use_zz = choose_mapping(sym)
-    counts, extra = token_histogram(sym, offset, use_zz)
-    distinct = 0
-    for c in counts:
-        if c > 0:
-            distinct += 1
-    # header 32 B, table <= 8 B per used token, <= 17 bits per token and
-    # extra bits plus 1 bit of truncation loss per 16-bit chunk, 4 flush bytes.
-    return 40 + 8 * distinct + (n * 18 + extra * 2 + 7) // 8
+    lo = sym[0]
+    hi = sym[0]
+    for v in sym:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    # |u| <= 2*span under either mapping, so extra bits <= bit_length(2*span) - 1.
+    max_extra = max(bit_length(hi - lo) + 1 - (DIRECT_BITS + 1), 0) + DIRECT_BITS
+    if hi - lo < DIRECT_TOKENS:  # the direct mapping: no extra bits
+        max_extra = 0
+    # header 32 B, table <= 8 B per used token, <= 17 bits per token plus per
+    # 16-bit chunk of extra bits one more bit of truncation loss, 4 flush bytes.
+    return 40 + 8 * min(n, MAX_TOKENS) + (n * (18 + max_extra + max_extra // 8) + 7) // 8
 
 
 @njit(cache=True, nogil=True)
@@ -196,22 +257,11 @@ def encode_stream(sym, buf, start):
     if n == 0:
         return start
     pos = start
-    lo = sym[0]
-    constant = True
-    for v in sym:
-        if v != lo:
-            constant = False
-            break
-    if constant:
+    counts = np.zeros(MAX_TOKENS, np.int64)
+    kind, offset, use_zz, alphabet, _ = analyze_stream(sym, counts)
+    if kind == STREAM_CONSTANT:
         buf[pos] = KIND_CONSTANT
-        return write_varint(buf, pos + 1, zigzag(lo))
-
-    offset, use_zz = choose_mapping(sym)
-    counts, _ = token_histogram(sym, offset, use_zz)
-    alphabet = 0
-    for t in range(counts.size):
-        if counts[t] > 0:
-            alphabet = t + 1
+        return write_varint(buf, pos + 1, zigzag(offset))
     freq = normalize_frequencies(counts[:alphabet], PROB_BITS)
     cum = np.zeros(alphabet + 1, np.int64)
     for t in range(alphabet):
@@ -224,32 +274,34 @@ def encode_stream(sym, buf, start):
     pos = write_frequency_table(buf, pos, freq, alphabet)
 
     rc_start = pos
+    q = np.uint64(pos)
     low = np.int64(0)
     rng = np.int64(MASK32)
-    for v in sym:
-        u = to_unsigned(v, offset, use_zz)
-        t, nb = token_of(u)
-        pos, low, rng = _encode_interval(buf, rc_start, pos, low, rng, cum[t], freq[t], PROB_BITS)
-        while nb > 0:
-            k = min(nb, DIRECT_CHUNK)
-            nb -= k
-            bits = (u >> nb) & ((np.int64(1) << k) - 1)
-            pos, low, rng = _encode_interval(buf, rc_start, pos, low, rng, bits, 1, k)
+    if not use_zz and alphabet <= DIRECT_TOKENS:  # every symbol is a direct token
+        for v in sym:
+            q, low, rng = _encode_token(buf, rc_start, q, low, rng, cum, freq, v - offset)
+    else:
+        for v in sym:
+            u = to_unsigned(v, offset, use_zz)
+            if u < DIRECT_TOKENS:
+                q, low, rng = _encode_token(buf, rc_start, q, low, rng, cum, freq, u)
+                continue
+            t, nb = token_of(u)
+            p, low, rng = _encode_interval(
+                buf, rc_start, np.int64(q), low, rng, cum[t], freq[t], PROB_BITS
+            )
+            while nb > 0:
+                k = min(nb, DIRECT_CHUNK)
+                nb -= k
+                bits = (u >> nb) & ((np.int64(1) << k) - 1)
+                p, low, rng = _encode_interval(buf, rc_start, p, low, rng, bits, 1, k)
+            q = np.uint64(p)
+    p = np.int64(q)
     for _ in range(4):
-        buf[pos] = (low >> 24) & 0xFF
-        pos += 1
+        buf[p] = (low >> 24) & 0xFF
+        p += 1
         low = (low << 8) & MASK32
-    return pos
-
-
-@njit(cache=True, parallel=True)
-def encode_streams(symbols, sym_offsets, buf, buf_offsets, out_lengths):
-    """Encode stream ``s`` = ``symbols[sym_offsets[s]:sym_offsets[s+1]]`` into
-    ``buf[buf_offsets[s]:]`` for every ``s`` in parallel; lengths to ``out_lengths``."""
-    for s in prange(sym_offsets.size - 1):
-        seg = symbols[sym_offsets[s] : sym_offsets[s + 1]]
-        end = encode_stream(seg, buf, buf_offsets[s])
-        out_lengths[s] = end - buf_offsets[s]
+    return p
 
 
 @njit(cache=True, parallel=True)
@@ -303,11 +355,20 @@ def decode_stream(buf, start, end, out):
         return TRUNCATED if pos == -1 else CORRUPT
 
     cum = np.zeros(alphabet + 1, np.int64)
-    lookup = np.empty(PROB_TOTAL, np.int16)
     for t in range(alphabet):
         cum[t + 1] = cum[t] + freq[t]
-        for k in range(cum[t], cum[t + 1]):
-            lookup[k] = t
+    # Symbol search: bucket[v >> BUCKET_SHIFT] is the token holding the bucket's first
+    # value; a short forward scan on cum finishes (the table stays in L1 cache).
+    bucket = np.empty(PROB_TOTAL >> BUCKET_SHIFT, np.int16)
+    t = 0
+    for b in range(bucket.size):
+        while cum[t + 1] <= b << BUCKET_SHIFT:
+            t += 1
+        bucket[b] = t
+    n_direct = min(alphabet, DIRECT_TOKENS)
+    vals = np.empty(n_direct, np.int64)
+    for t in range(n_direct):
+        vals[t] = from_unsigned(t, offset, use_zz)
 
     if end - pos < 4:
         return TRUNCATED
@@ -318,18 +379,36 @@ def decode_stream(buf, start, end, out):
     rng = np.int64(MASK32)
     for i in range(n):
         r = rng >> PROB_BITS
-        v = code // r
+        v = np.int64(np.uint32(code) // np.uint32(r))  # both < 2**32: a 32-bit division
         if v >= PROB_TOTAL:
             return CORRUPT
-        t = lookup[v]
-        code -= cum[t] * r
-        rng = freq[t] * r
-        while rng < RC_TOP:
-            if pos >= end:
-                return TRUNCATED
-            code = ((code << 8) | buf[pos]) & MASK32
-            pos += 1
-            rng <<= 8
+        t = np.int64(bucket[np.uint64(v >> BUCKET_SHIFT)])
+        while cum[np.uint64(t + 1)] <= v:
+            t += 1
+        tt = np.uint64(t)
+        code -= cum[tt] * r
+        rng = freq[tt] * r
+        if pos + 3 <= end:  # read the sh/8 bytes the encoder wrote, without a loop
+            sh = _renorm_shift(rng)
+            p = np.uint64(pos)
+            nxt = (
+                (np.int64(buf[p]) << 16)
+                | (np.int64(buf[p + np.uint64(1)]) << 8)
+                | np.int64(buf[p + np.uint64(2)])
+            )
+            code = ((code << sh) | (nxt >> (24 - sh))) & MASK32
+            rng <<= sh
+            pos += sh >> 3
+        else:
+            while rng < RC_TOP:
+                if pos >= end:
+                    return TRUNCATED
+                code = ((code << 8) | buf[pos]) & MASK32
+                pos += 1
+                rng <<= 8
+        if t < DIRECT_TOKENS:
+            out[i] = vals[tt]
+            continue
         nb = extra_bits_of_token(t)
         extra = np.int64(0)
         while nb > 0:
@@ -354,10 +433,36 @@ def decode_stream(buf, start, end, out):
     return OK
 
 
+# ---------------------------------------------------------------------------
+# batches by slot: slot s handles streams order[slots[s]:slots[s+1]] (coders/base.py)
+# ---------------------------------------------------------------------------
+encode_bound = encode_stream_bound
+encode_bounds = encode_stream_bounds
+
+
+@njit(cache=True, nogil=True)
+def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, lengths):
+    for j in range(a, b):
+        s = order[j]
+        end = encode_stream(symbols[offsets[s] : offsets[s + 1]], buf, buf_offsets[s])
+        lengths[s] = end - buf_offsets[s]
+
+
 @njit(cache=True, parallel=True)
-def decode_streams(buf, buf_offsets, buf_lengths, out, out_offsets, status):
-    """Decode every stream in parallel; per-stream status codes go to ``status``."""
-    for s in prange(buf_offsets.size):
+def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, lengths):
+    for i in prange(slots.size - 1):
+        encode_slot(symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, lengths)
+
+
+@njit(cache=True, nogil=True)
+def decode_slot(buf, starts, lengths, out, out_offsets, order, a, b, status):
+    for j in range(a, b):
+        s = order[j]
         seg = out[out_offsets[s] : out_offsets[s + 1]]
-        a = buf_offsets[s]
-        status[s] = decode_stream(buf, a, a + buf_lengths[s], seg)
+        status[s] = decode_stream(buf, starts[s], starts[s] + lengths[s], seg)
+
+
+@njit(cache=True, parallel=True)
+def decode_slots(buf, starts, lengths, out, out_offsets, order, slots, status):
+    for i in prange(slots.size - 1):
+        decode_slot(buf, starts, lengths, out, out_offsets, order, slots[i], slots[i + 1], status)

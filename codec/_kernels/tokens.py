@@ -111,3 +111,84 @@ def token_histogram(sym, offset, use_zigzag):
         counts[t] += 1
         extra_total += nb
     return counts, extra_total
+
+
+STREAM_EMPTY = 0
+STREAM_CONSTANT = 1
+STREAM_GENERAL = 2
+
+
+@njit(cache=True, nogil=True)
+def analyze_stream(sym, counts):
+    """One pass of model statistics for a stream, shared by the coders' encoders.
+
+    ``counts`` (``MAX_TOKENS`` entries) must be zero on entry; it receives the
+    token histogram under the mapping of :func:`choose_mapping`. Returns
+    ``(kind, offset, use_zigzag, alphabet, extra_total)``: ``kind`` is
+    ``STREAM_EMPTY``, ``STREAM_CONSTANT`` (``offset`` = the value; no
+    histogram) or ``STREAM_GENERAL``; ``alphabet`` = largest used token + 1.
+    """
+    n = sym.size
+    if n == 0:
+        return STREAM_EMPTY, np.int64(0), False, np.int64(0), np.int64(0)
+    lo = sym[0]
+    hi = sym[0]
+    for v in sym:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if lo == hi:
+        return STREAM_CONSTANT, lo, False, np.int64(0), np.int64(0)
+    span = hi - lo
+    if span < DIRECT_TOKENS:
+        # The direct mapping of choose_mapping (offset = min, no extra bits). Four
+        # interleaved sub-histograms break the store-to-load chain of repeated tokens.
+        m = span + 1
+        sub = np.zeros(4 * m, np.int64)
+        n4 = n - n % 4
+        for i in range(0, n4, 4):
+            sub[np.uint64(sym[i] - lo)] += 1
+            sub[np.uint64(m + sym[i + 1] - lo)] += 1
+            sub[np.uint64(2 * m + sym[i + 2] - lo)] += 1
+            sub[np.uint64(3 * m + sym[i + 3] - lo)] += 1
+        for i in range(n4, n):
+            sub[np.uint64(sym[i] - lo)] += 1
+        for t in range(m):
+            counts[t] = sub[t] + sub[m + t] + sub[2 * m + t] + sub[3 * m + t]
+        return STREAM_GENERAL, lo, False, m, np.int64(0)
+    offset, use_zz = choose_mapping(sym)
+    extra_total = np.int64(0)
+    for v in sym:
+        u = to_unsigned(v, offset, use_zz)
+        if u < DIRECT_TOKENS:
+            counts[u] += 1
+        else:
+            t, nb = token_of(u)
+            counts[t] += 1
+            extra_total += nb
+    alphabet = np.int64(0)
+    for t in range(counts.size):
+        if counts[t] > 0:
+            alphabet = t + 1
+    return STREAM_GENERAL, offset, use_zz, alphabet, extra_total
+
+
+@njit(cache=True, nogil=True)
+def max_extra_bits(sym):
+    """Upper bound on the extra bits of any one symbol of ``sym`` (one min/max pass).
+
+    Under either mapping ``u <= 2·(max − min)`` (zigzag is only used when the
+    span is below 2**62), so no symbol has more than ``bit_length(u_max) − 1``
+    extra bits; a span below ``DIRECT_TOKENS`` means direct tokens only.
+    """
+    if sym.size == 0:
+        return np.int64(0)
+    lo = sym[0]
+    hi = sym[0]
+    for v in sym:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    span = hi - lo
+    if span < DIRECT_TOKENS:
+        return np.int64(0)
+    u_max = span if span >= np.int64(1) << 62 else 2 * span
+    return np.int64(bit_length(u_max) - 1)

@@ -1,9 +1,26 @@
-"""Lossless entropy coders for integer symbol streams, selected by name."""
+"""Lossless entropy coders for integer symbol streams, selected by name.
 
+========== == ===========================================================
+name       id coder
+========== == ===========================================================
+arithmetic 1  static range coder, frequency table in the stream
+huffman    2  canonical Huffman, lengths <= 15 bits, table-driven decoder
+lzw        3  LZW over tokens, variable-width codes <= 16 bits, reset when full
+adaptive   4  adaptive range coder, Krichevsky–Trofimov counts, no table
+========== == ===========================================================
+
+Ids are fixed by docs/format.md §5 and never depend on registration order.
+"""
+
+from .adaptive import AdaptiveArithmeticCoder
 from .arithmetic import ArithmeticCoder
 from .base import Coder
+from .huffman import HuffmanCoder, huffman_code_lengths
+from .lzw import LZWCoder, lzw_compress, lzw_decompress
 
-_CODERS: dict[str, Coder] = {c.name: c for c in (ArithmeticCoder(),)}
+_CODERS: dict[str, Coder] = {
+    c.name: c for c in (ArithmeticCoder(), HuffmanCoder(), LZWCoder(), AdaptiveArithmeticCoder())
+}
 _BY_ID: dict[int, Coder] = {c.coder_id: c for c in _CODERS.values()}
 
 
@@ -28,4 +45,16 @@ def coder_by_id(coder_id: int) -> Coder | None:
     return _BY_ID.get(coder_id)
 
 
-__all__ = ["Coder", "ArithmeticCoder", "available_coders", "get_coder", "coder_by_id"]
+__all__ = [
+    "Coder",
+    "ArithmeticCoder",
+    "HuffmanCoder",
+    "LZWCoder",
+    "AdaptiveArithmeticCoder",
+    "available_coders",
+    "get_coder",
+    "coder_by_id",
+    "huffman_code_lengths",
+    "lzw_compress",
+    "lzw_decompress",
+]

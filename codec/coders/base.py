@@ -9,6 +9,9 @@ thread count because every stream is coded independently.
 
 from __future__ import annotations
 
+import heapq
+
+import numba
 import numpy as np
 
 from ..errors import CorruptStreamError, TruncatedStreamError
@@ -88,3 +91,100 @@ def raise_for_status(status: np.ndarray, what: str) -> None:
     if status[s] == STATUS_TRUNCATED:
         raise TruncatedStreamError(f"{what}: stream {s} is truncated")
     raise CorruptStreamError(f"{what}: stream {s} is corrupt")
+
+
+def plan_slots(sizes) -> tuple[np.ndarray, np.ndarray]:
+    """Assign streams to worker slots for a ``prange`` over slots.
+
+    Streams go longest first to the least loaded slot (LPT scheduling), one
+    slot per numba thread at most, so two large streams never share a thread
+    while another idles (numba's ``prange`` splits its range statically). The
+    bytes never depend on this plan: every stream is coded on its own.
+
+    Returns ``(order, bounds)``: slot ``i`` handles streams
+    ``order[bounds[i]:bounds[i+1]]``.
+    """
+    sizes = np.asarray(sizes, np.int64)
+    k = sizes.size
+    n_slots = max(1, min(k, numba.get_num_threads()))
+    if n_slots == 1:
+        return np.arange(k, dtype=np.int64), np.array([0, k], np.int64)
+    heap = [(0, i) for i in range(n_slots)]
+    members: list[list[int]] = [[] for _ in range(n_slots)]
+    for s in np.argsort(-sizes, kind="stable"):
+        load, i = heapq.heappop(heap)
+        members[i].append(int(s))
+        heapq.heappush(heap, (load + int(sizes[s]) + 64, i))  # + 64: per-stream overhead
+    order = np.array([s for m in members for s in m], np.int64)
+    bounds = np.zeros(n_slots + 1, np.int64)
+    np.cumsum([len(m) for m in members], out=bounds[1:])
+    return order, bounds
+
+
+class KernelCoder(Coder):
+    """A coder whose kernels module follows the batch convention of ``_kernels/huffman.py``.
+
+    The module provides ``encode_bound(sym)``, ``encode_bounds``,
+    ``encode_slot``/``encode_slots`` and ``decode_slot``/``decode_slots``
+    (slot = a group of streams run by one thread, see :func:`plan_slots`).
+    Subclasses set ``_kernels`` and may pass coder parameters through
+    :meth:`_encode_args` (appended to the encoder kernels' arguments).
+    """
+
+    _kernels = None
+
+    def _encode_args(self) -> tuple:
+        return ()
+
+    def encode_batch(self, symbols, offsets):
+        K = self._kernels
+        symbols = np.ascontiguousarray(symbols, np.int64)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        k = offsets.size - 1
+        bounds = np.zeros(k, np.int64)
+        if k == 1:
+            bounds[0] = K.encode_bound(symbols[offsets[0] : offsets[1]])
+        elif k > 1:
+            K.encode_bounds(symbols, offsets, bounds)
+        buf_starts = np.zeros(k + 1, np.int64)
+        np.cumsum(bounds, out=buf_starts[1:])
+        buf = np.empty(int(buf_starts[-1]), np.uint8)
+        lengths = np.zeros(k, np.int64)
+        order, slots = plan_slots(np.diff(offsets))
+        extra = self._encode_args()
+        if slots.size == 2:
+            K.encode_slot(symbols, offsets, order, 0, k, buf, buf_starts, lengths, *extra)
+        else:
+            K.encode_slots(symbols, offsets, order, slots, buf, buf_starts, lengths, *extra)
+        return buf, buf_starts[:-1], lengths
+
+    def decode_batch(self, buf, starts, lengths, counts):
+        K = self._kernels
+        buf = np.ascontiguousarray(buf, np.uint8)
+        if buf.flags.writeable:  # one compiled specialisation: decoders take read-only bytes
+            buf = buf.view()
+            buf.flags.writeable = False
+        starts = np.ascontiguousarray(starts, np.int64)
+        lengths = np.ascontiguousarray(lengths, np.int64)
+        counts = np.ascontiguousarray(counts, np.int64)
+        k = counts.size
+        if starts.size != k or lengths.size != k:
+            raise ValueError("starts, lengths and counts must have the same size")
+        if k and (
+            (counts < 0).any()
+            or (starts < 0).any()
+            or (lengths < 0).any()
+            or (starts + lengths > buf.size).any()
+        ):
+            raise ValueError("negative counts, or stream extents outside the buffer")
+        out_offsets = np.zeros(k + 1, np.int64)
+        np.cumsum(counts, out=out_offsets[1:])
+        out = np.empty(int(out_offsets[-1]), np.int64)
+        status = np.zeros(k, np.int64)
+        order, slots = plan_slots(counts)
+        if slots.size == 2:
+            K.decode_slot(buf, starts, lengths, out, out_offsets, order, 0, k, status)
+        elif k:
+            K.decode_slots(buf, starts, lengths, out, out_offsets, order, slots, status)
+        raise_for_status(status, f"{self.name} decoder")
+        return out

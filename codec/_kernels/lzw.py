@@ -1,0 +1,420 @@
+"""LZW kernels (coder id 3 and the byte helpers; normative layout: docs/format.md §5).
+
+LZW (Welch 1984) over an alphabet of ``A`` base symbols: the dictionary starts
+with the ``A`` single symbols; the encoder emits the code of the longest
+dictionary string ``w`` that prefixes the rest of the input and adds ``w``
+followed by the next symbol as a new entry. Codes are written MSB first with
+a variable width: the ``j``-th code after a reset (``j = 0, 1, ...``) is sent
+with ``max(1, bit_length(A + j − 1))`` bits, enough for every entry that
+exists when it is decoded (the entry ``A + j − 1`` is the "KwKwK" case).
+Widths grow to ``MAX_CODE_BITS`` (16): when a code is emitted with
+``A + j = 2**16`` entries in the dictionary, the dictionary is reset to the
+``A`` single symbols instead of growing (encoder and decoder both, no reset
+code needed) and the next code starts a fresh phrase. The code bits end with
+zero padding to a byte.
+
+On symbol streams the base alphabet is the token alphabet of tokens.py and
+the extra bits of large tokens follow the code bits as a separate bit string.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .bitio import read_varint, unzigzag, write_varint, zigzag
+from .tokens import (
+    DIRECT_TOKENS,
+    MAX_TOKENS,
+    STREAM_CONSTANT,
+    analyze_stream,
+    bit_length,
+    extra_bits_of_token,
+    from_unsigned,
+    max_extra_bits,
+    to_unsigned,
+    token_of,
+    value_of_token,
+)
+
+MAX_CODE_BITS = 16
+MAX_DICT = 1 << MAX_CODE_BITS
+KEY_SHIFT = 13  # base symbols < 2**13 (MAX_TOKENS = 4148)
+HASH_MUL = np.int64(-7046029254386353131)  # 0x9E3779B97F4A7C15 as int64
+
+OK = 0
+TRUNCATED = 1
+CORRUPT = 2
+
+KIND_CONSTANT = 0
+KIND_LZW = 1
+
+
+@njit(cache=True, nogil=True)
+def code_width(alphabet, j):
+    """Bits of the ``j``-th code after a reset."""
+    return max(np.int64(1), bit_length(alphabet + j - 1))
+
+
+@njit(cache=True, nogil=True)
+def _flush32(buf, pos, acc, nacc):
+    if nacc >= 32:
+        nacc -= 32
+        x = acc >> nacc
+        buf[pos] = (x >> 24) & 0xFF
+        buf[pos + 1] = (x >> 16) & 0xFF
+        buf[pos + 2] = (x >> 8) & 0xFF
+        buf[pos + 3] = x & 0xFF
+        pos += 4
+        acc &= (np.int64(1) << nacc) - 1
+    return pos, acc, nacc
+
+
+@njit(cache=True, nogil=True)
+def _finish_bits(buf, pos, acc, nacc):
+    while nacc >= 8:
+        nacc -= 8
+        buf[pos] = (acc >> nacc) & 0xFF
+        pos += 1
+    if nacc > 0:
+        buf[pos] = (acc << (8 - nacc)) & 0xFF
+        pos += 1
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def encode_codes(tok, alphabet, buf, pos):
+    """LZW-code ``tok`` (values in ``[0, alphabet)``, ``alphabet <= 2**13``) at ``buf[pos]``.
+
+    Returns the end position (the bit string is zero padded to a byte).
+    Needs at most ``ceil(16 * tok.size / 8)`` bytes.
+    """
+    n = tok.size
+    if n == 0:
+        return pos
+    entries = min(n, MAX_DICT)
+    hbits = bit_length(2 * entries) + 1
+    size = np.int64(1) << hbits
+    hmask = size - 1
+    keys = np.full(size, -1, np.int64)
+    vals = np.empty(size, np.int32)
+    acc = np.int64(0)
+    nacc = np.int64(0)
+    j = np.int64(0)
+    w = np.int64(tok[0])
+    for i in range(1, n):
+        t = np.int64(tok[i])
+        key = (w << KEY_SHIFT) | t
+        h = ((key * HASH_MUL) >> (64 - hbits)) & hmask
+        while True:
+            k = keys[h]
+            if k == key or k == -1:
+                break
+            h = (h + 1) & hmask
+        if keys[h] == key:
+            w = np.int64(vals[h])
+            continue
+        d = alphabet + j
+        width = max(np.int64(1), bit_length(d - 1))
+        acc = (acc << width) | w
+        nacc += width
+        pos, acc, nacc = _flush32(buf, pos, acc, nacc)
+        if d < MAX_DICT:
+            keys[h] = key
+            vals[h] = d
+            j += 1
+        else:
+            keys[:] = -1
+            j = 0
+        w = t
+    d = alphabet + j
+    width = max(np.int64(1), bit_length(d - 1))
+    acc = (acc << width) | w
+    nacc += width
+    pos, acc, nacc = _flush32(buf, pos, acc, nacc)
+    return _finish_bits(buf, pos, acc, nacc)
+
+
+@njit(cache=True, nogil=True)
+def decode_codes(buf, pos, end, alphabet, out):
+    """Decode ``out.size`` base symbols of LZW code bits from ``buf[pos:end]`` into ``out``.
+
+    Returns ``(status, end_of_code_bits)``: the byte after the padded code
+    bits. Codes beyond the dictionary, a phrase running past ``out.size``,
+    non-zero padding or reading past ``end`` are reported as statuses.
+    """
+    n = out.size
+    if n == 0:
+        return OK, pos
+    if alphabet < 1 or alphabet >= MAX_DICT:
+        return CORRUPT, pos
+    # Every code has >= 1 bit and yields < 2**16 symbols: reject impossible counts early.
+    if n > ((end - pos) * 8 + 1) * MAX_DICT:
+        return TRUNCATED, pos
+    prefix = np.empty(MAX_DICT, np.int32)
+    last = np.empty(MAX_DICT, np.int32)
+    first = np.empty(MAX_DICT, np.int32)
+    length = np.empty(MAX_DICT, np.int32)
+    for c in range(alphabet):
+        prefix[c] = -1
+        last[c] = c
+        first[c] = c
+        length[c] = 1
+    pstart = pos
+    bitbuf = np.int64(0)
+    bitcnt = np.int64(0)
+    pad = np.int64(0)
+    i = np.int64(0)
+    j = np.int64(0)
+    prev = np.int64(-1)
+    while i < n:
+        if bitcnt < 32:
+            if pos + 8 <= end:
+                while bitcnt <= 48:
+                    bitbuf = (bitbuf << 8) | np.int64(buf[pos])
+                    pos += 1
+                    bitcnt += 8
+            else:
+                while bitcnt <= 48:
+                    if pos < end:
+                        bitbuf = (bitbuf << 8) | np.int64(buf[pos])
+                        pos += 1
+                    else:
+                        bitbuf = bitbuf << 8
+                        pad += 1
+                    bitcnt += 8
+                if pad >= 8:
+                    return TRUNCATED, pos
+        d = alphabet + j
+        width = max(np.int64(1), bit_length(d - 1))
+        bitcnt -= width
+        c = (bitbuf >> bitcnt) & ((np.int64(1) << width) - 1)
+        if j == 0:
+            if c >= alphabet:
+                return CORRUPT, pos
+        else:
+            if c >= d:
+                return CORRUPT, pos
+            # The entry the encoder added after the previous code: prev + first(current).
+            fc = first[c] if c < d - 1 else first[prev]
+            prefix[d - 1] = prev
+            last[d - 1] = fc
+            first[d - 1] = first[prev]
+            length[d - 1] = length[prev] + 1
+        m = np.int64(length[c])
+        if i + m > n:
+            return CORRUPT, pos
+        k = c
+        for p in range(i + m - 1, i - 1, -1):
+            out[p] = last[k]
+            k = prefix[k]
+        i += m
+        if d == MAX_DICT:
+            j = 0
+            prev = -1
+        else:
+            j += 1
+            prev = c
+    consumed = (pos + pad - pstart) * 8 - bitcnt
+    if consumed > (end - pstart) * 8:
+        return TRUNCATED, pos
+    used = (consumed + 7) >> 3
+    rest = used * 8 - consumed
+    if rest > 0 and (bitbuf >> (bitcnt - rest)) & ((np.int64(1) << rest) - 1) != 0:
+        return CORRUPT, pos
+    return OK, pstart + used
+
+
+# ---------------------------------------------------------------------------
+# bytes
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def compress_bytes(data, buf):
+    """``varint len(data)`` then the LZW code bits over the 256 byte values."""
+    pos = write_varint(buf, 0, data.size)
+    return encode_codes(data, 256, buf, pos)
+
+
+@njit(cache=True, nogil=True)
+def decompressed_size(buf):
+    """The announced size, or -1 (truncated) / -2 (corrupt or impossible for the input size)."""
+    n, pos = read_varint(buf, 0, buf.size)
+    if pos < 0:
+        return np.int64(-1) if pos == -1 else np.int64(-2)
+    # Each code has >= 8 bits (256 + j - 1 >= 255) and yields < 2**16 bytes.
+    if n > (buf.size - pos) * MAX_DICT:
+        return np.int64(-2)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def decompress_bytes(buf, out):
+    """Inverse of :func:`compress_bytes` into ``out`` (sized by :func:`decompressed_size`)."""
+    n, pos = read_varint(buf, 0, buf.size)
+    if pos < 0 or n != out.size:
+        return CORRUPT
+    tok = np.empty(n, np.int32)
+    status, end = decode_codes(buf, pos, buf.size, 256, tok)
+    if status != OK:
+        return status
+    if end != buf.size:
+        return CORRUPT
+    for i in range(n):
+        out[i] = tok[i]
+    return OK
+
+
+# ---------------------------------------------------------------------------
+# symbol streams
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def encode_bound(sym):
+    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
+    n = sym.size
+    if n == 0:
+        return 0
+    xb = max_extra_bits(sym)
+    return 32 + (n * MAX_CODE_BITS + 7) // 8 + (n * xb + 7) // 8
+
+
+@njit(cache=True, nogil=True)
+def encode_stream(sym, buf, start):
+    """Encode ``sym`` into ``buf[start:]``; return the end position."""
+    n = sym.size
+    if n == 0:
+        return start
+    counts = np.zeros(MAX_TOKENS, np.int64)
+    kind, offset, use_zz, alphabet, extra_total = analyze_stream(sym, counts)
+    pos = start
+    if kind == STREAM_CONSTANT:
+        buf[pos] = KIND_CONSTANT
+        return write_varint(buf, pos + 1, zigzag(offset))
+    buf[pos] = KIND_LZW
+    pos = write_varint(buf, pos + 1, zigzag(offset))
+    buf[pos] = 1 if use_zz else 0
+    pos = write_varint(buf, pos + 1, alphabet)
+    tok = np.empty(n, np.int32)
+    for i in range(n):
+        u = to_unsigned(sym[i], offset, use_zz)
+        if u < DIRECT_TOKENS:
+            tok[i] = u
+        else:
+            t, _ = token_of(u)
+            tok[i] = t
+    pos = encode_codes(tok, alphabet, buf, pos)
+    if extra_total == 0:
+        return pos
+    acc = np.int64(0)
+    nacc = np.int64(0)
+    for i in range(n):
+        if tok[i] < DIRECT_TOKENS:
+            continue
+        u = to_unsigned(sym[i], offset, use_zz)
+        nb = extra_bits_of_token(tok[i])
+        while nb > 0:
+            k = min(nb, np.int64(31))
+            nb -= k
+            acc = (acc << k) | ((u >> nb) & ((np.int64(1) << k) - 1))
+            nacc += k
+            pos, acc, nacc = _flush32(buf, pos, acc, nacc)
+    return _finish_bits(buf, pos, acc, nacc)
+
+
+@njit(cache=True, nogil=True)
+def decode_stream(buf, start, end, out):
+    """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
+    n = out.size
+    if n == 0:
+        return OK if end == start else CORRUPT
+    if start >= end:
+        return TRUNCATED
+    kind = buf[start]
+    pos = start + 1
+    if kind == KIND_CONSTANT:
+        zz, pos = read_varint(buf, pos, end)
+        if pos == -1:
+            return TRUNCATED
+        if pos < 0 or pos != end:
+            return CORRUPT
+        v = unzigzag(zz)
+        for i in range(n):
+            out[i] = v
+        return OK
+    if kind != KIND_LZW:
+        return CORRUPT
+    zz, pos = read_varint(buf, pos, end)
+    if pos < 0:
+        return TRUNCATED if pos == -1 else CORRUPT
+    offset = unzigzag(zz)
+    if pos >= end:
+        return TRUNCATED
+    flags = buf[pos]
+    if flags > 1:
+        return CORRUPT
+    use_zz = flags == 1
+    alphabet, pos = read_varint(buf, pos + 1, end)
+    if pos < 0:
+        return TRUNCATED if pos == -1 else CORRUPT
+    if alphabet < 1 or alphabet > MAX_TOKENS:
+        return CORRUPT
+    tok = np.empty(n, np.int32)
+    status, pos = decode_codes(buf, pos, end, alphabet, tok)
+    if status != OK:
+        return status
+    # Extra bits of large tokens, then zero padding to the end of the stream.
+    bitpos = pos * 8
+    limit = end * 8
+    for i in range(n):
+        t = np.int64(tok[i])
+        if t < DIRECT_TOKENS:
+            out[i] = from_unsigned(t, offset, use_zz)
+            continue
+        nb = extra_bits_of_token(t)
+        if bitpos + nb > limit:
+            return TRUNCATED
+        extra = np.int64(0)
+        for _ in range(nb):
+            extra = (extra << 1) | ((np.int64(buf[bitpos >> 3]) >> (7 - (bitpos & 7))) & 1)
+            bitpos += 1
+        out[i] = from_unsigned(value_of_token(t, extra), offset, use_zz)
+    used = (bitpos + 7) >> 3
+    if used != end:
+        return CORRUPT
+    if bitpos & 7 and (np.int64(buf[end - 1]) & ((1 << (8 - (bitpos & 7))) - 1)) != 0:
+        return CORRUPT
+    return OK
+
+
+# ---------------------------------------------------------------------------
+# batches: slot s handles streams order[slots[s]:slots[s+1]] (see coders/base.py)
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def encode_bounds(symbols, offsets, bounds):
+    for s in range(offsets.size - 1):  # one cheap min/max pass: not worth a parallel kernel
+        bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
+
+
+@njit(cache=True, nogil=True)
+def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, lengths):
+    for j in range(a, b):
+        s = order[j]
+        end = encode_stream(symbols[offsets[s] : offsets[s + 1]], buf, buf_offsets[s])
+        lengths[s] = end - buf_offsets[s]
+
+
+@njit(cache=True, parallel=True)
+def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, lengths):
+    for i in prange(slots.size - 1):
+        encode_slot(symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, lengths)
+
+
+@njit(cache=True, nogil=True)
+def decode_slot(buf, starts, lengths, out, out_offsets, order, a, b, status):
+    for j in range(a, b):
+        s = order[j]
+        seg = out[out_offsets[s] : out_offsets[s + 1]]
+        status[s] = decode_stream(buf, starts[s], starts[s] + lengths[s], seg)
+
+
+@njit(cache=True, parallel=True)
+def decode_slots(buf, starts, lengths, out, out_offsets, order, slots, status):
+    for i in prange(slots.size - 1):
+        decode_slot(buf, starts, lengths, out, out_offsets, order, slots[i], slots[i + 1], status)
