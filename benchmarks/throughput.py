@@ -26,6 +26,7 @@ def main(argv=None) -> dict:
     p.add_argument("--log2n", type=int, default=24)
     p.add_argument("--rate", type=float, default=4.0)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
     args = p.parse_args(argv)
     import zstandard
 
@@ -38,8 +39,11 @@ def main(argv=None) -> dict:
     zblob = cctx.compress(raw)
     zc_s = best_time(lambda: cctx.compress(raw), args.repeats)
     zd_s = best_time(lambda: dctx.decompress(zblob), args.repeats)
+    import numba
+
     results = {
         "n_elements": int(x.size),
+        "numba_threads": numba.get_num_threads(),
         "copyto_MBps": mb / copy_s,
         "zstd3": {
             "encode_MBps": mb / zc_s,
@@ -89,7 +93,31 @@ def main(argv=None) -> dict:
             f"{r['decode_MBps']:9.1f} {r['encode_vs_zstd3']:9.3f} {r['decode_vs_zstd3']:9.3f}"
         )
     print(f"np.copyto: {results['copyto_MBps']:.0f} MB/s; written {path}")
+    if args.markdown:
+        args.markdown.write_text(markdown_table(results, args) + "\n")
     return results
+
+
+def markdown_table(results: dict, args) -> str:
+    """The results as the Markdown table of docs/benchmarks.md."""
+    z = results["zstd3"]
+    lines = [
+        f"2**{args.log2n} float32 N(0,1) elements at {args.rate} bit/element, numba threads: "
+        f"{results.get('numba_threads', '')}; np.copyto ran at {results['copyto_MBps']:.0f} MB/s, "
+        f"zstd-3 at {z['encode_MBps']:.1f} MB/s encode / {z['decode_MBps']:.1f} MB/s decode "
+        f"({z['bits_per_element']:.2f} bits/element).",
+        "",
+        "| lattice | bits/element | MSE | encode MB/s | decode MB/s | encode / zstd-3 "
+        "| decode / zstd-3 | encode / copyto | decode / copyto |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for k, r in results["codec"].items():
+        lines.append(
+            f"| {k} | {r['bits_per_element']:.4f} | {r['mse']:.3e} | {r['encode_MBps']:.1f} "
+            f"| {r['decode_MBps']:.1f} | {r['encode_vs_zstd3']:.3f} | {r['decode_vs_zstd3']:.3f} "
+            f"| {r['encode_vs_copyto']:.4f} | {r['decode_vs_copyto']:.4f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -130,11 +130,44 @@ def nearest_e8_doubled(t, a, b, shifted, out2):
 
     E8 = D8 ∪ (D8 + 1/2): decode in both cosets, keep the closer (the integer
     coset on ties). ``a``, ``b``, ``shifted`` are scratch arrays of length 8.
+    This is :func:`nearest_dn` on ``t`` and on ``t - 1/2`` fused into one pass,
+    with the same floating-point operations (so the same decisions).
     """
-    da = nearest_dn(t, a)
+    sa = np.int64(0)
+    sb = np.int64(0)
+    wa = 0
+    wb = 0
+    ea_max = -1.0
+    eb_max = -1.0
     for k in range(8):
-        shifted[k] = t[k] - 0.5
-    db = nearest_dn(shifted, b)
+        tk = t[k]
+        fa = _round(tk)
+        a[k] = fa
+        sa += np.int64(fa)
+        ea = abs(tk - fa)
+        if ea > ea_max:
+            ea_max = ea
+            wa = k
+        sk = tk - 0.5
+        shifted[k] = sk
+        fb = _round(sk)
+        b[k] = fb
+        sb += np.int64(fb)
+        eb = abs(sk - fb)
+        if eb > eb_max:
+            eb_max = eb
+            wb = k
+    if sa & 1:
+        a[wa] += 1.0 if t[wa] >= a[wa] else -1.0
+    if sb & 1:
+        b[wb] += 1.0 if shifted[wb] >= b[wb] else -1.0
+    da = 0.0
+    db = 0.0
+    for k in range(8):
+        e = t[k] - a[k]
+        da += e * e
+        e = shifted[k] - b[k]
+        db += e * e
     if db < da:
         for k in range(8):
             out2[k] = np.int64(2.0 * b[k]) + 1
