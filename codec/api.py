@@ -648,7 +648,7 @@ def inspect(blob) -> StreamInfo:
     ((100,), 'D4', 0.5, 3, 'arithmetic')
     """
     from .coders import coder_by_id
-    from .quantized import _read_layout
+    from .quantized import _read_layout, chunk_coder_name
 
     parsed = container.parse(blob)
     qz, shape, dtype, n, _, _ = _read_layout(parsed)
@@ -666,7 +666,7 @@ def inspect(blob) -> StreamInfo:
         step=getattr(qz, "step", None),
         dither=bool(getattr(qz, "dither", False)),
         seed=getattr(qz, "seed", None),
-        coder=str(parsed.header.get("coder", "")),
+        coder=chunk_coder_name(parsed),
         chunk_coders=tuple(names),
         n_elements=n,
         n_chunks=len(parsed.chunks),

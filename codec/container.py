@@ -7,7 +7,8 @@
     8       1     format major version (1)
     9       1     format minor version (0)
     10      4     H = header length, u32 little-endian
-    14      H     header: u32 J, J bytes of UTF-8 JSON (sorted keys), H-4-J bytes of extras
+    14      H     header: u32 J, J bytes of binary header fields (docs/format.md §2),
+                  H-4-J bytes of extras
     14+H    4     CRC-32 of bytes [8, 14+H)
     18+H    9*C   chunk table, C = header["n_chunks"]: u8 coder id, u32 payload length,
                   u32 CRC-32 of the payload
@@ -24,7 +25,6 @@ raises :mod:`codec.errors` exceptions; nothing trusts a length it has not checke
 
 from __future__ import annotations
 
-import json
 import struct
 import zlib
 from dataclasses import dataclass
@@ -58,10 +58,13 @@ class ParsedStream:
 
 
 def pack(header: dict, extras: bytes, chunks: list[tuple[int, bytes]]) -> bytes:
-    """Assemble a stream from a JSON-able header, binary extras and (coder id, payload) chunks."""
-    header = dict(header, n_chunks=len(chunks))
-    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    head = _U32.pack(len(text)) + text + extras
+    """Assemble a stream from header fields, binary extras and (coder id, payload) chunks."""
+    return pack_fields(encode_header(dict(header, n_chunks=len(chunks))), extras, chunks)
+
+
+def pack_fields(fields: bytes, extras: bytes, chunks: list[tuple[int, bytes]]) -> bytes:
+    """:func:`pack` with the header fields already encoded (tests use it to forge headers)."""
+    head = _U32.pack(len(fields)) + fields + extras
     if len(head) > MAX_HEADER_BYTES:
         raise ValueError("header too large (codebook or shape too big for the container)")
     versioned = bytes([FORMAT_MAJOR, FORMAT_MINOR]) + _U32.pack(len(head)) + head
@@ -121,17 +124,12 @@ def parse(blob, *, check_payloads: bool = True) -> ParsedStream:
         raise CorruptStreamError("header checksum mismatch")
     (jlen,) = _U32.unpack_from(mv, 14)
     if jlen > hlen - 4:
-        raise CorruptStreamError("header JSON length exceeds the header")
-    try:
-        header = json.loads(bytes(mv[18 : 18 + jlen]).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CorruptStreamError(f"header is not valid JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise CorruptStreamError("header JSON is not an object")
+        raise CorruptStreamError("header field length exceeds the header")
+    header = decode_header(bytes(mv[18 : 18 + jlen]))
     extras = bytes(mv[18 + jlen : 14 + hlen])
     n_chunks = header.get("n_chunks")
     if not isinstance(n_chunks, int) or n_chunks < 0:
-        raise CorruptStreamError("header field n_chunks is missing or invalid")
+        raise CorruptStreamError("header field n_chunks is invalid")
     table_start = 18 + hlen
     table_end = table_start + CHUNK_ENTRY.size * n_chunks
     _need(mv, table_end + 4, "chunk table")
@@ -212,3 +210,135 @@ def unpack_streams(buf: np.ndarray, start: int, end: int, max_streams: int = 64)
     if pos < end:
         raise CorruptStreamError("unexpected bytes after the streams of a chunk")
     return counts, starts, lengths
+
+
+# ---------------------------------------------------------------------------
+# header fields <-> bytes (docs/format.md §2)
+# ---------------------------------------------------------------------------
+DTYPES = ("float16", "float32", "float64")
+QUANTIZER_KINDS = ("lattice", "scalar")
+_FLAG_DITHER, _FLAG_VALUE_TABLE = 1, 2
+_F64 = struct.Struct("<d")
+
+
+def _zigzag(v: int) -> int:
+    return (v << 1) if v >= 0 else ((-v) << 1) - 1
+
+
+def _unzigzag(u: int) -> int:
+    return (u >> 1) if not u & 1 else -((u + 1) >> 1)
+
+
+def encode_header(h: dict) -> bytes:
+    """Binary header fields: common ones, then the quantizer's (docs/format.md §2)."""
+    out = bytearray()
+    out.append(QUANTIZER_KINDS.index(h["quantizer"]))
+    out.append(DTYPES.index(h["dtype"]))
+    out += _varint(len(h["shape"]))
+    for d in h["shape"]:
+        out += _varint(d)
+    out += _varint(h["chunk_elements"])
+    out += _varint(h["n_chunks"])
+    if h["quantizer"] == "lattice":
+        name = h["lattice"]
+        if name == "Z":
+            out += bytes([0, 1])
+        elif name == "E8":
+            out += bytes([2, 8])
+        else:
+            out += bytes([1, int(name[1:])])
+        out += _F64.pack(float.fromhex(h["step"]))
+        table = "value_table_size" in h
+        out.append((_FLAG_DITHER if h["dither"] else 0) | (_FLAG_VALUE_TABLE if table else 0))
+        out += _varint(h["seed"])
+        if table:
+            out += _varint(_zigzag(h["value_table_offset"]))
+            out += _varint(h["value_table_size"])
+    else:
+        method = h["method"].encode("utf-8")
+        out += _varint(len(method)) + method
+        out += _varint(h["levels"])
+        out.append(DTYPES.index(h["level_dtype"]))
+    return bytes(out)
+
+
+def decode_header(data: bytes) -> dict:
+    """Inverse of :func:`encode_header`; codec.errors exceptions on anything invalid."""
+    end = len(data)
+    pos = 0
+
+    def byte():
+        nonlocal pos
+        if pos >= end:
+            raise CorruptStreamError("header fields end early")
+        pos += 1
+        return data[pos - 1]
+
+    def varint(limit=1 << 64):
+        nonlocal pos
+        value = shift = 0
+        for _ in range(10):
+            b = byte()
+            value |= (b & 0x7F) << shift
+            if b < 0x80:
+                if value >= limit:
+                    raise CorruptStreamError("header field out of range")
+                return value
+            shift += 7
+        raise CorruptStreamError("header varint too long")
+
+    kind = byte()
+    if kind >= len(QUANTIZER_KINDS):
+        raise UnsupportedFormatError(f"unsupported quantizer kind {kind} in header")
+    dtype = byte()
+    if dtype >= len(DTYPES):
+        raise UnsupportedFormatError(f"unsupported dtype code {dtype} in header")
+    ndim = varint(64)
+    shape = [varint(1 << 62) for _ in range(ndim)]
+    h = {
+        "quantizer": QUANTIZER_KINDS[kind],
+        "dtype": DTYPES[dtype],
+        "shape": shape,
+        "chunk_elements": varint(1 << 62),
+        "n_chunks": varint(1 << 40),
+    }
+    if kind == 0:
+        code, n = byte(), byte()
+        if code == 0 and n == 1:
+            h["lattice"] = "Z"
+        elif code == 2 and n == 8:
+            h["lattice"] = "E8"
+        elif code == 1:
+            h["lattice"] = f"D{n}"
+        else:
+            raise UnsupportedFormatError(f"unsupported lattice code ({code}, {n}) in header")
+        if end - pos < 8:
+            raise CorruptStreamError("header fields end early")
+        (step,) = _F64.unpack_from(data, pos)
+        pos += 8
+        h["step"] = step.hex()
+        flags = byte()
+        if flags & ~(_FLAG_DITHER | _FLAG_VALUE_TABLE):
+            raise CorruptStreamError("unknown lattice flags in header")
+        h["dither"] = bool(flags & _FLAG_DITHER)
+        h["seed"] = varint()
+        if flags & _FLAG_VALUE_TABLE:
+            h["value_table_offset"] = _unzigzag(varint())
+            h["value_table_size"] = varint(1 << 40)
+    else:
+        n = varint(256)
+        if end - pos < n:
+            raise CorruptStreamError("header fields end early")
+        try:
+            h["method"] = data[pos : pos + n].decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptStreamError("header method name is not UTF-8") from None
+        pos += n
+        h["levels"] = varint(1 << 40)
+        level_dtype = byte()
+        if level_dtype >= len(DTYPES):
+            raise CorruptStreamError("invalid level dtype in header")
+        h["level_dtype"] = DTYPES[level_dtype]
+    if pos != end:
+        raise CorruptStreamError("unexpected bytes after the header fields")
+    return h

@@ -139,9 +139,6 @@ class QuantizedArray:
         header = {
             "shape": list(self.shape),
             "dtype": self.dtype,
-            "coder": request.lower(),
-            "n_elements": self.n_elements,
-            "padded_elements": int(self._points.size),
             "chunk_elements": self.chunk_elements,
             **qz.header_fields(),
         }
@@ -228,7 +225,18 @@ def read_quantized(blob, *, max_elements: int | None) -> QuantizedArray:
     points = qz.from_stream_buffer(symbols, offsets, ce, n_pad)
     if isinstance(points, int):
         raise CorruptStreamError(f"chunk {points}: streams are inconsistent")
-    return QuantizedArray(qz, points, shape, dtype, n, ce, parsed.header.get("coder", ""))
+    return QuantizedArray(qz, points, shape, dtype, n, ce, chunk_coder_name(parsed))
+
+
+def chunk_coder_name(parsed: container.ParsedStream) -> str:
+    """The coder of every chunk, or ``"auto"`` when chunks differ (``"arithmetic"`` if none)."""
+    names = set()
+    for entry in parsed.chunks:
+        coder = coder_by_id(entry.coder_id)
+        names.add(coder.name if coder is not None else f"unknown({entry.coder_id})")
+    if len(names) > 1:
+        return "auto"
+    return names.pop() if names else "arithmetic"
 
 
 def _field(header: dict, key: str, kind):
@@ -255,14 +263,11 @@ def _read_layout(parsed: container.ParsedStream):
         qz = QUANTIZERS[kind].from_header(h, parsed.extras)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise CorruptStreamError(f"invalid {kind} quantizer in header: {exc}") from None
-    n = _field(h, "n_elements", int)
-    n_pad = _field(h, "padded_elements", int)
     ce = _field(h, "chunk_elements", int)
-    n_expected = 1
+    n = 1
     for d in shape:
-        n_expected *= d
-    if n != n_expected or n_pad != -(-n // qz.dim) * qz.dim:
-        raise CorruptStreamError("header element counts do not match the shape")
+        n *= d
+    n_pad = -(-n // qz.dim) * qz.dim
     if ce <= 0 or ce % qz.dim:
         raise CorruptStreamError("header chunk_elements is invalid")
     if len(parsed.chunks) != -(-n_pad // ce):

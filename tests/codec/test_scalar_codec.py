@@ -93,6 +93,14 @@ def _rebuild(blob, header_change=None, extras=None):
     return container.pack(h, parsed.extras if extras is None else extras, chunks)
 
 
+def _forge_level_dtype(blob, code):
+    parsed = container.parse(blob)
+    fields = bytearray(container.encode_header(dict(parsed.header)))
+    fields[-1] = code  # the level dtype is the last header field of a scalar quantizer
+    chunks = [(e.coder_id, blob[e.offset : e.offset + e.length]) for e in parsed.chunks]
+    return container.pack_fields(bytes(fields), parsed.extras, chunks)
+
+
 def test_corrupt_codebooks_raise():
     x = np.random.default_rng(3).standard_normal(2000)
     blob = codec.encode(x, quantizer="kmeans", levels=8)
@@ -102,7 +110,7 @@ def test_corrupt_codebooks_raise():
         _rebuild(blob, extras=container.parse(blob).extras[:-8]),
         _rebuild(blob, {"levels": 7}, extras=levels[:7].tobytes()),  # index 7 out of range
         _rebuild(blob, extras=np.where(levels > 0, np.nan, levels).tobytes()),
-        _rebuild(blob, {"level_dtype": "int8"}),
+        _forge_level_dtype(blob, 7),  # no such dtype code
         _rebuild(blob, {"levels": 0}, extras=b""),
     ]
     for bad in cases:
