@@ -10,6 +10,7 @@ thread count because every stream is coded independently.
 from __future__ import annotations
 
 import heapq
+from abc import ABC, abstractmethod
 
 import numba
 import numpy as np
@@ -19,7 +20,7 @@ from ..errors import CorruptStreamError, TruncatedStreamError
 STATUS_OK, STATUS_TRUNCATED, STATUS_CORRUPT = 0, 1, 2
 
 
-class Coder:
+class Coder(ABC):
     """Base class: subclasses set ``name`` and ``coder_id`` and the two batch methods.
 
     ``encode_batch(symbols, offsets)`` codes stream ``s`` =
@@ -31,11 +32,13 @@ class Coder:
     name: str = ""
     coder_id: int = -1
 
+    @abstractmethod
     def encode_batch(self, symbols, offsets):
-        raise NotImplementedError  # abstract
+        """Code every stream; return ``(buf, starts, lengths)``."""
 
+    @abstractmethod
     def decode_batch(self, buf, starts, lengths, counts):
-        raise NotImplementedError  # abstract
+        """Decode every stream; return the concatenated symbols."""
 
     def encode(self, symbols) -> bytes:
         """Encode one stream of integer symbols to bytes.
