@@ -388,13 +388,23 @@ def parser_default(name):
 def run_lenet(args) -> int:
     import torch
 
+    # Adam's moments of pruned (zero-gradient) weights decay into denormals, which are
+    # ~100x slower on CPUs; flush them to zero while the demo trains. The flag is
+    # process-wide CPU state (MXCSR), so it is restored for whoever runs next.
+    torch.set_flush_denormal(True)
+    try:
+        return _run_lenet(args)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _run_lenet(args) -> int:
+    import torch
+
     from . import pytorch as bp
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # deterministic, and fast enough: LeNet-5 is tiny
-    # Adam's moments of pruned (zero-gradient) weights decay into denormals, which are
-    # ~100x slower on CPUs; flush them to zero.
-    torch.set_flush_denormal(True)
     progress = not args.no_progress
     quick = args.quick
     t0 = time.perf_counter()
