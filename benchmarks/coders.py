@@ -182,25 +182,44 @@ def measure_bytes_compressor(name: str, x: np.ndarray, repeats: int) -> dict:
 
 
 def measure_threads(name: str, x: np.ndarray, n_chunks: int, repeats: int) -> dict:
+    """Symbols per second with 1 and 2 numba threads on ``n_chunks`` equal chunks.
+
+    The 1- and 2-thread runs alternate, round after round, and each keeps its
+    best time: load from other tenants of a shared machine then slows both
+    alike instead of whichever configuration happened to run during a burst.
+    """
     coder = get_coder(name)
     offsets = np.linspace(0, x.size, n_chunks + 1).astype(np.int64)
     counts = np.diff(offsets)
     before = numba.get_num_threads()
-    out = {}
+    best = {(op, t): float("inf") for op in ("encode", "decode") for t in (1, 2)}
     try:
-        for threads in (1, 2):
+        buf, starts, lengths = coder.encode_batch(x, offsets)
+        ops = {
+            "encode": lambda: coder.encode_batch(x, offsets),
+            "decode": lambda: coder.decode_batch(buf, starts, lengths, counts),
+        }
+        for threads in (1, 2):  # warm-up: compile and start the thread pool
             numba.set_num_threads(threads)
-            buf, starts, lengths = coder.encode_batch(x, offsets)
-            enc = best_time(lambda: coder.encode_batch(x, offsets), repeats)
-            dec = best_time(
-                lambda b=buf, s=starts, n=lengths: coder.decode_batch(b, s, n, counts), repeats
-            )
-            out[f"encode_symbols_per_s_{threads}t"] = x.size / enc
-            out[f"decode_symbols_per_s_{threads}t"] = x.size / dec
+            for fn in ops.values():
+                fn()
+        spent, rounds = 0.0, 0
+        while rounds < max(3 * repeats, 10) or (spent < 2.0 and rounds < 200):
+            for threads in (1, 2):
+                numba.set_num_threads(threads)
+                for op, fn in ops.items():
+                    t = time.perf_counter()
+                    fn()
+                    dt = time.perf_counter() - t
+                    best[op, threads] = min(best[op, threads], dt)
+                    spent += dt
+            rounds += 1
     finally:
         numba.set_num_threads(before)
-    out["encode_speedup_2t"] = out["encode_symbols_per_s_2t"] / out["encode_symbols_per_s_1t"]
-    out["decode_speedup_2t"] = out["decode_symbols_per_s_2t"] / out["decode_symbols_per_s_1t"]
+    out = {f"{op}_symbols_per_s_{t}t": x.size / dt for (op, t), dt in best.items()}
+    out["encode_speedup_2t"] = best["encode", 1] / best["encode", 2]
+    out["decode_speedup_2t"] = best["decode", 1] / best["decode", 2]
+    out["rounds"] = rounds
     return out
 
 

@@ -497,9 +497,10 @@ def decode_stream(buf, start, end, out):
 # ---------------------------------------------------------------------------
 # batches: slot s handles streams order[slots[s]:slots[s+1]] (see coders/base.py)
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True)
 def encode_bounds(symbols, offsets, bounds):
-    for s in range(offsets.size - 1):  # one cheap min/max pass: not worth a parallel kernel
+    # A memory-bound pass over every symbol: serial, it cost 1/5 of a 2-thread encode.
+    for s in prange(offsets.size - 1):
         bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
 
 

@@ -91,11 +91,12 @@ def encode_codes(tok, alphabet, buf, pos):
     if n == 0:
         return pos
     entries = min(n, MAX_DICT)
-    hbits = bit_length(2 * entries) + 1
+    hbits = bit_length(entries) + 1  # load factor <= 1/2
     size = np.int64(1) << hbits
     hmask = size - 1
-    keys = np.full(size, -1, np.int64)
-    vals = np.empty(size, np.int32)
+    # One open-addressing table, entry = key << 16 | code (key < 2**29, code < 2**16):
+    # a probe touches one cache line instead of two, and the table is half the size.
+    table = np.full(size, -1, np.int64)
     acc = np.int64(0)
     nacc = np.int64(0)
     j = np.int64(0)
@@ -105,12 +106,12 @@ def encode_codes(tok, alphabet, buf, pos):
         key = (w << KEY_SHIFT) | t
         h = ((key * HASH_MUL) >> (64 - hbits)) & hmask
         while True:
-            k = keys[h]
-            if k == key or k == -1:
+            e = table[h]
+            if e == -1 or (e >> MAX_CODE_BITS) == key:
                 break
             h = (h + 1) & hmask
-        if keys[h] == key:
-            w = np.int64(vals[h])
+        if e != -1:
+            w = e & (MAX_DICT - 1)
             continue
         d = alphabet + j
         width = max(np.int64(1), bit_length(d - 1))
@@ -118,11 +119,10 @@ def encode_codes(tok, alphabet, buf, pos):
         nacc += width
         pos, acc, nacc = _flush32(buf, pos, acc, nacc)
         if d < MAX_DICT:
-            keys[h] = key
-            vals[h] = d
+            table[h] = (key << MAX_CODE_BITS) | d
             j += 1
         else:
-            keys[:] = -1
+            table[:] = -1
             j = 0
         w = t
     d = alphabet + j
@@ -386,9 +386,10 @@ def decode_stream(buf, start, end, out):
 # ---------------------------------------------------------------------------
 # batches: slot s handles streams order[slots[s]:slots[s+1]] (see coders/base.py)
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True)
 def encode_bounds(symbols, offsets, bounds):
-    for s in range(offsets.size - 1):  # one cheap min/max pass: not worth a parallel kernel
+    # A memory-bound pass over every symbol: serial, it cost 1/5 of a 2-thread encode.
+    for s in prange(offsets.size - 1):
         bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
 
 
