@@ -74,7 +74,9 @@ def mean_pooled(st_model, bert, features):
 def make_batches(st_model, sentences, targets, batch_size=8):
     out = []
     for i in range(0, len(sentences), batch_size):
-        feats = st_model.tokenize(sentences[i : i + batch_size])
+        # sentence-transformers >= 6 renamed tokenize() to preprocess()
+        prep = getattr(st_model, "preprocess", None) or st_model.tokenize
+        feats = prep(sentences[i : i + batch_size])
         feats = {
             k: v for k, v in feats.items() if k in ("input_ids", "attention_mask", "token_type_ids")
         }
