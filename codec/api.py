@@ -507,7 +507,17 @@ def _solve_rate(plan: _Plan, target: float):
     sigma = sigma if sigma > 0 else max(float(np.abs(x).max(initial=0.0)), 1.0)
     h = 0.5 * math.log2(2 * math.pi * math.e * sigma**2)
     log_step = h - target - math.log2(plan.lattice.det) / plan.lattice.dim
-    return _secant(measure, log_step, target, slope=-1.0, tol=_RATE_TOL_BITS, what="rate")
+    # Under dither the MSE grows with the step without limit, and a step whose MSE
+    # exceeds the variance is worse than sending the mean: a rate target below what
+    # the coder reaches there stops at that step, not at a constant stream with an
+    # enormous step. (Without dither large steps round everything to a few points.)
+    var = float(x.var()) if x.size else 0.0
+    upper = math.log2(plan.lattice.step_for_mse(var)) if plan.dither and var > 0 else None
+    if upper is not None:
+        log_step = min(log_step, upper)
+    return _secant(
+        measure, log_step, target, slope=-1.0, tol=_RATE_TOL_BITS, what="rate", upper=upper
+    )
 
 
 def _solve_distortion(plan: _Plan, target: float):
@@ -526,13 +536,15 @@ def _solve_distortion(plan: _Plan, target: float):
     return plan.coded(step)
 
 
-def _secant(measure, x0, target, *, slope, tol, what, max_steps=_MAX_SOLVER_STEPS):
+def _secant(measure, x0, target, *, slope, tol, what, max_steps=_MAX_SOLVER_STEPS, upper=None):
     """Find x with measure(x)[0] ≈ target for a monotone measure; return the payload.
 
     Keeps a bracket once one exists and otherwise extrapolates with the last
-    secant slope (or ``slope`` at first). If the target cannot be met within
-    ``tol`` (e.g. a tiny array whose header dominates), the closest point
-    that stays within the budget is returned with a warning.
+    secant slope (or ``slope`` at first); x never exceeds ``upper``. If the
+    target cannot be met within ``tol`` (e.g. a tiny array whose header
+    dominates, or a rate below what the coder reaches before ``upper``), the
+    closest point that stays within the budget is returned with a warning, or
+    the closest point of all when none does.
     """
     increasing = slope > 0
     below = above = None  # (x, value) closest to the target from below / above
@@ -560,7 +572,12 @@ def _secant(measure, x0, target, *, slope, tol, what, max_steps=_MAX_SOLVER_STEP
                 break
             if not lo < nxt < hi:
                 nxt = 0.5 * (lo + hi)
-        x = float(np.clip(nxt, x - 8.0, x + 8.0))
+        nxt = float(np.clip(nxt, x - 8.0, x + 8.0))
+        if upper is not None:
+            nxt = min(nxt, upper)
+        if nxt == x:  # pinned at the bound: nothing new to try
+            break
+        x = nxt
     ok = [t for t in tried if t[1] <= target + tol]
     pick = min(ok or tried, key=lambda t: t[0])
     warnings.warn(

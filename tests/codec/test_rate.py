@@ -58,3 +58,25 @@ def test_rate_control_on_laplacian_never_below_slb():
         bits, mse, _ = gap_at(x, "E8", rate)
         slb = h - 0.5 * math.log2(2 * math.pi * math.e * mse)
         assert bits >= slb - 0.01
+
+
+@pytest.mark.parametrize("lattice", ["Z", "E8"])
+@pytest.mark.parametrize("coder", ["huffman", "arithmetic"])
+def test_unreachable_dithered_rate_stops_at_the_variance(lattice, coder):
+    # Below about 1 bit/element a dithered lattice only gets there with steps whose
+    # MSE exceeds the variance; rate control must warn and stop at MSE <= variance,
+    # not return a constant stream with an astronomically large step.
+    x = np.random.default_rng(5).laplace(size=50_000) * 3.0
+    with pytest.warns(RuntimeWarning, match="could not reach the rate target"):
+        blob = codec.encode(x, lattice=lattice, rate=0.25, coder=coder, seed=3)
+    mse = float(np.mean((codec.decode(blob) - x) ** 2))
+    assert mse <= 1.05 * x.var()
+    assert codec.inspect(blob).step < 10 * x.std()
+
+
+def test_unreachable_rate_without_dither_still_rounds_toward_zero():
+    # Without dither large steps are harmless (everything rounds to a few points).
+    x = np.random.default_rng(6).standard_normal(50_000)
+    blob = codec.encode(x, lattice="Z", rate=0.3, dither=False, coder="arithmetic")
+    assert abs(8 * len(blob) / x.size - 0.3) < 0.05
+    assert float(np.mean((codec.decode(blob) - x) ** 2)) <= x.var()
