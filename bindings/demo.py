@@ -11,10 +11,12 @@ archive that stays within the accuracy tolerance, an accuracy-versus-ratio
 plot (PNG) and the results as JSON.
 
 Each method's setting (step, levels or rate) is chosen on a *validation*
-split: the coarsest setting of a fixed ladder whose validation accuracy is
-within ``--tolerance`` percentage points of the float model; the table
-reports *test* accuracy. ``python -m bindings.demo --minilm`` runs the
-all-MiniLM-L6-v2 demo instead (bindings/demo_minilm.py).
+split: the coarsest setting of a fixed ladder whose train and validation
+accuracies are within ``--tolerance`` percentage points of the float model's
+and whose validation predictions agree with the uncompressed network's on at
+least ``--agreement`` percent of the images; the table reports *test* accuracy.
+``python -m bindings.demo --minilm`` runs the all-MiniLM-L6-v2 demo instead
+(bindings/demo_minilm.py).
 """
 
 from __future__ import annotations
@@ -213,7 +215,10 @@ class Experiment:
 
     A setting *passes* when the decoded network's accuracy on the validation split
     and on the training split are both within ``--tolerance`` points of the float
-    model's (two splits make a lucky pass less likely); the test split is only reported.
+    model's, and the decoded network agrees with the network it was compressed from
+    on at least ``--agreement`` percent of the validation split. Accuracy alone lets
+    errors cancel fixes on 360 images; agreement bounds how much the predictions
+    moved at all. The test split is only reported.
     """
 
     def __init__(self, args, data, base, progress):
@@ -225,8 +230,8 @@ class Experiment:
         self.rows: list[Row] = []
         self.archives: dict = {}
 
-    def evaluate(self, cm):
-        """(validation acc, test acc, agreement with the float model, passed)."""
+    def evaluate(self, cm, reference):
+        """(validation acc, test acc, test agreement with the float model, passed)."""
         from . import pytorch as bp
 
         fresh = lenet5()
@@ -237,7 +242,14 @@ class Experiment:
         agree = 100.0 * float((pred == self.base_pred).float().mean())
         acc = {k: accuracy(fresh, self.data[k]) for k in ("train", "val", "test")}
         tol = self.args.tolerance
-        passed = all(acc[k] >= self.base_acc[k] - tol for k in ("train", "val"))
+        with torch_no_grad():
+            x_val = self.data["val"][0]
+            val_agree = 100.0 * float(
+                (fresh(x_val).argmax(1) == reference(x_val).argmax(1)).float().mean()
+            )
+        passed = val_agree >= self.args.agreement and all(
+            acc[k] >= self.base_acc[k] - tol for k in ("train", "val")
+        )
         return acc["val"], acc["test"], agree, passed
 
     def add(self, label, cm, setting, *, pruned, finetuned, curve, evaluation):
@@ -299,7 +311,7 @@ class Experiment:
                     epochs=finetune,
                     lr=1e-3,
                 )
-            ev = self.evaluate(cm)
+            ev = self.evaluate(cm, net)
             curve.append((cm.ratio, ev[1]))
             found = (cm, f"{knob}={value:g}", ev)
             if ev[3]:
@@ -348,8 +360,14 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--tolerance",
         type=float,
-        default=0.5,
-        help="accuracy drop allowed on validation, percentage points",
+        default=0.25,
+        help="accuracy drop allowed on train and validation, percentage points",
+    )
+    parser.add_argument(
+        "--agreement",
+        type=float,
+        default=99.5,
+        help="least agreement (%%) with the uncompressed network on validation",
     )
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument(
@@ -430,7 +448,8 @@ def _run_lenet(args) -> int:
     )
     print(
         "  settings: the coarsest of a fixed ladder within "
-        f"{args.tolerance} pp on train and validation (* = none was); ratios count every "
+        f"{args.tolerance} pp on train and validation, agreeing on >= {args.agreement}% of "
+        "validation (* = none was); ratios count every "
         "byte; agree = % of test predictions equal to the float model's\n"
     )
     print(TABLE_HEAD)
@@ -457,7 +476,7 @@ def _run_lenet(args) -> int:
         opt_p = train(
             pruned,
             data["train"],
-            epochs=2 if quick else 8,
+            epochs=2 if quick else 16,  # 16: measured -0.05 pp mean drop over 6 seeds, 8: +0.46
             lr=3e-3,
             seed=args.seed + 1,
             masks=masks,
@@ -486,7 +505,7 @@ def _run_lenet(args) -> int:
             optimizer=opt_p,
             finetune=ft_epochs,
         )
-    if not args.no_slq and not quick:
+    if not args.no_slq:  # quick runs too: it is the only test of this path
         slq_rows(exp, pruned)
 
     print(
@@ -510,7 +529,9 @@ def _run_lenet(args) -> int:
     results = {
         "name": "lenet5-digits",
         "description": "LeNet-5 (8x8) on sklearn digits; ratios over float32 count every byte",
+        "main_method": MAIN_METHOD,
         "baseline": {
+            "seed": args.seed,
             "parameters": n_params,
             "float32_bytes": 4 * n_params,
             "val_acc": exp.base_val,
@@ -559,7 +580,7 @@ def slq_rows(exp: Experiment, pruned) -> None:
             pruned=True,
             finetuned=True,
             curve=None,
-            evaluation=exp.evaluate(cm),
+            evaluation=exp.evaluate(cm, pruned),
         )
 
 

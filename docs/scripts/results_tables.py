@@ -3,6 +3,7 @@
 Run from the repository root after ``make demo`` (and ``make demo-minilm``)::
 
     .venv/bin/python docs/scripts/results_tables.py out/demo.json [out/minilm.json]
+    .venv/bin/python docs/scripts/results_tables.py --main out/seed*/demo.json
 
 Prints the tables to stdout; docs/results.md pastes them, so every number in
 that page comes from a demo run and can be regenerated.
@@ -42,6 +43,28 @@ def lenet_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def main_method_table(results: list[tuple[str, dict]]) -> str:
+    """One row per demo run: the pruned, fine-tuned main method against the float model."""
+    lines = [
+        "| run | float32 test % | pruned float32 test % | setting | ratio over float32 "
+        "| test % | drop pp | 40× and ≤ 0.5 pp |",
+        "|---|---:|---:|---|---:|---:|---:|:-:|",
+    ]
+    for path, res in results:
+        base = res["baseline"]
+        method = res.get("main_method", "Hessian k-means + Huffman + FT")
+        row = next(r for r in res["results"] if r["method"] == method and r["pruned"])
+        run = f"seed {base['seed']}" if "seed" in base else path
+        met = row["ratio"] >= 40 and row["drop"] <= 0.5
+        star = "" if row["passed"] else " *"
+        lines.append(
+            f"| {run} | {base['test_acc']:.2f} | {base['pruned_test_acc']:.2f} | "
+            f"{row['setting']}{star} | {row['ratio']:.1f} | {row['test_acc']:.2f} | "
+            f"{row['drop']:+.2f} | {'yes' if met else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
 def minilm_table(res: dict) -> str:
     """The MiniLM demo's rows: method, bits/weight, ratio, mean cosine similarity."""
     lines = [
@@ -60,6 +83,13 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[0] == "--main":  # the main method of several LeNet runs (seeds)
+        results = []
+        for path in argv[1:]:
+            with open(path) as f:
+                results.append((path, json.load(f)))
+        print(main_method_table(results))
+        return 0
     for path in argv:
         with open(path) as f:
             res = json.load(f)

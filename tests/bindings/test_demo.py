@@ -25,7 +25,11 @@ def test_lenet_demo_quick_writes_archive_table_and_plot(tmp_path, capsys):
     results = json.loads((tmp_path / "demo.json").read_text())
     assert results["baseline"]["parameters"] == 44426
     rows = results["results"]
-    assert {r["method"] for r in rows} >= {"k-means + Huffman", "E8 dithered + arithmetic + FT"}
+    assert {r["method"] for r in rows} >= {
+        "k-means + Huffman",
+        "E8 dithered + arithmetic + FT",
+        "SLQ k-means + Huffman",
+    }
     for r in rows:
         assert r["ratio"] == pytest.approx(4 * 44426 / r["n_bytes"])
     assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
