@@ -6,9 +6,10 @@ k-means, Hessian-weighted k-means, ECSQ, and Z / D4 / E8 dithered lattices
 with arithmetic and LZW coding; first dense, then magnitude-pruned and
 retrained, with and without fine-tuning of the shared quantized values
 (and SLQ). Every ratio counts every byte of the archive (headers, codebooks,
-pruning masks, biases). Prints a table like the papers', writes the smallest
-archive that stays within the accuracy tolerance, an accuracy-versus-ratio
-plot (PNG) and the results as JSON.
+pruning masks, biases). Prints a table like the papers', writes the archive
+of the main method fixed in advance (``MAIN_METHOD``: Hessian-weighted k-means
++ Huffman, pruned and fine-tuned), an accuracy-versus-ratio plot (PNG) and the
+results as JSON.
 
 Each method's setting (step, levels or rate) is chosen on a *validation*
 split: the coarsest setting of a fixed ladder whose train and validation
