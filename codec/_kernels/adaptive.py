@@ -30,9 +30,12 @@ flushes the 7 bytes of ``low``; the decoder consumes exactly the stream.
 import numpy as np
 from numba import njit, prange
 
-from .bitio import read_varint, unzigzag, write_varint, zigzag
+from .bitio import read_varint, write_varint
 from .tokens import (
     DIRECT_TOKENS,
+    HEADER_DONE,
+    HEADER_OK,
+    KIND_CODED,
     MAX_TOKENS,
     STREAM_CONSTANT,
     analyze_stream,
@@ -40,17 +43,18 @@ from .tokens import (
     extra_bits_of_token,
     from_unsigned,
     max_extra_bits,
+    read_stream_header,
     to_unsigned,
     token_of,
     value_of_token,
+    write_constant_stream,
+    write_mapping,
 )
 
 OK = 0
 TRUNCATED = 1
 CORRUPT = 2
 
-KIND_CONSTANT = 0
-KIND_ADAPTIVE = 1
 
 MODE_ORDER0 = 0
 MODE_MAGNITUDE = 1
@@ -185,9 +189,7 @@ def encode_bound(sym):
 @njit(cache=True, nogil=True)
 def _encode_body(sym, buf, start, offset, use_zz, alphabet, rescale_bits, mode, center, n_ctx):
     """Header after the kind byte, then the range-coded tokens; returns the end position."""
-    pos = write_varint(buf, start, zigzag(offset))
-    buf[pos] = 1 if use_zz else 0
-    pos = write_varint(buf, pos + 1, alphabet)
+    pos = write_mapping(buf, start, offset, use_zz, alphabet)
     buf[pos] = rescale_bits
     buf[pos + 1] = mode
     pos += 2
@@ -238,9 +240,8 @@ def encode_stream(sym, buf, start, rescale_bits, mode, n_classes, period):
     counts = np.zeros(MAX_TOKENS, np.int64)
     kind, offset, use_zz, alphabet, _ = analyze_stream(sym, counts)
     if kind == STREAM_CONSTANT:
-        buf[start] = KIND_CONSTANT
-        return write_varint(buf, start + 1, zigzag(offset))
-    buf[start] = KIND_ADAPTIVE
+        return write_constant_stream(buf, start, offset)
+    buf[start] = KIND_CODED
     rescale_bits = max(rescale_bits, bit_length(alphabet + INCREMENT))
     center = np.int64(0)
     for t in range(alphabet):
@@ -275,39 +276,9 @@ def encode_stream(sym, buf, start, rescale_bits, mode, n_classes, period):
 def decode_stream(buf, start, end, out):
     """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
     n = out.size
-    if n == 0:
-        return OK if end == start else CORRUPT
-    if start >= end:
-        return TRUNCATED
-    kind = buf[start]
-    pos = start + 1
-    if kind == KIND_CONSTANT:
-        zz, pos = read_varint(buf, pos, end)
-        if pos == -1:
-            return TRUNCATED
-        if pos < 0 or pos != end:
-            return CORRUPT
-        v = unzigzag(zz)
-        for i in range(n):
-            out[i] = v
-        return OK
-    if kind != KIND_ADAPTIVE:
-        return CORRUPT
-    zz, pos = read_varint(buf, pos, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    offset = unzigzag(zz)
-    if pos >= end:
-        return TRUNCATED
-    flags = buf[pos]
-    if flags > 1:
-        return CORRUPT
-    use_zz = flags == 1
-    alphabet, pos = read_varint(buf, pos + 1, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    if alphabet < 1 or alphabet > MAX_TOKENS:
-        return CORRUPT
+    status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
+    if status != HEADER_OK:
+        return OK if status == HEADER_DONE else status
     if end - pos < 2:
         return TRUNCATED
     rescale_bits = np.int64(buf[pos])

@@ -33,18 +33,24 @@ over are reported as statuses, never by reading out of bounds.
 import numpy as np
 from numba import njit, prange
 
-from .bitio import flush_bits, get_gamma, put_gamma, read_varint, unzigzag, write_varint, zigzag
+from .bitio import flush_bits, get_gamma, put_gamma, unzigzag, zigzag
 from .tokens import (
     DIRECT_TOKENS,
+    HEADER_DONE,
+    HEADER_OK,
+    KIND_CODED,
     MAX_TOKENS,
     STREAM_CONSTANT,
     analyze_stream,
     extra_bits_of_token,
     from_unsigned,
     max_extra_bits,
+    read_stream_header,
     to_unsigned,
     token_of,
     value_of_token,
+    write_constant_stream,
+    write_mapping,
 )
 
 MAX_CODE_BITS = 15
@@ -54,8 +60,6 @@ OK = 0
 TRUNCATED = 1
 CORRUPT = 2
 
-KIND_CONSTANT = 0
-KIND_HUFFMAN = 1
 _SLOW = 1 << 7  # decoder table flag
 
 
@@ -233,17 +237,14 @@ def encode_stream(sym, buf, start):
     kind, offset, use_zz, alphabet, _ = analyze_stream(sym, counts)
     pos = start
     if kind == STREAM_CONSTANT:
-        buf[pos] = KIND_CONSTANT
-        return write_varint(buf, pos + 1, zigzag(offset))
+        return write_constant_stream(buf, pos, offset)
     lengths = np.zeros(alphabet, np.int64)
     code_lengths(counts[:alphabet], MAX_CODE_BITS, lengths)
     codes = np.zeros(alphabet, np.int64)
     canonical_codes(lengths, MAX_CODE_BITS, codes)
 
-    buf[pos] = KIND_HUFFMAN
-    pos = write_varint(buf, pos + 1, zigzag(offset))
-    buf[pos] = 1 if use_zz else 0
-    pos = write_varint(buf, pos + 1, alphabet)
+    buf[pos] = KIND_CODED
+    pos = write_mapping(buf, pos + 1, offset, use_zz, alphabet)
     pos = write_length_table(buf, pos, lengths, alphabet)
 
     acc = np.int64(0)  # pending bits, fewer than 32 between symbols
@@ -317,39 +318,9 @@ def _refill(buf, pos, end, bitbuf, bitcnt, pad):
 def decode_stream(buf, start, end, out):
     """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
     n = out.size
-    if n == 0:
-        return OK if end == start else CORRUPT
-    if start >= end:
-        return TRUNCATED
-    kind = buf[start]
-    pos = start + 1
-    if kind == KIND_CONSTANT:
-        zz, pos = read_varint(buf, pos, end)
-        if pos == -1:
-            return TRUNCATED
-        if pos < 0 or pos != end:
-            return CORRUPT
-        v = unzigzag(zz)
-        for i in range(n):
-            out[i] = v
-        return OK
-    if kind != KIND_HUFFMAN:
-        return CORRUPT
-    zz, pos = read_varint(buf, pos, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    offset = unzigzag(zz)
-    if pos >= end:
-        return TRUNCATED
-    flags = buf[pos]
-    if flags > 1:
-        return CORRUPT
-    use_zz = flags == 1
-    alphabet, pos = read_varint(buf, pos + 1, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    if alphabet < 1 or alphabet > MAX_TOKENS:
-        return CORRUPT
+    status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
+    if status != HEADER_OK:
+        return OK if status == HEADER_DONE else status
     lengths, pos = read_length_table(buf, pos, end, alphabet, MAX_CODE_BITS)
     if pos < 0:
         return TRUNCATED if pos == -1 else CORRUPT

@@ -20,9 +20,12 @@ the extra bits of large tokens follow the code bits as a separate bit string.
 import numpy as np
 from numba import njit, prange
 
-from .bitio import read_varint, unzigzag, write_varint, zigzag
+from .bitio import read_varint, write_varint
 from .tokens import (
     DIRECT_TOKENS,
+    HEADER_DONE,
+    HEADER_OK,
+    KIND_CODED,
     MAX_TOKENS,
     STREAM_CONSTANT,
     analyze_stream,
@@ -30,9 +33,12 @@ from .tokens import (
     extra_bits_of_token,
     from_unsigned,
     max_extra_bits,
+    read_stream_header,
     to_unsigned,
     token_of,
     value_of_token,
+    write_constant_stream,
+    write_mapping,
 )
 
 MAX_CODE_BITS = 16
@@ -43,9 +49,6 @@ HASH_MUL = np.int64(-7046029254386353131)  # 0x9E3779B97F4A7C15 as int64
 OK = 0
 TRUNCATED = 1
 CORRUPT = 2
-
-KIND_CONSTANT = 0
-KIND_LZW = 1
 
 
 @njit(cache=True, nogil=True)
@@ -285,12 +288,9 @@ def encode_stream(sym, buf, start):
     kind, offset, use_zz, alphabet, extra_total = analyze_stream(sym, counts)
     pos = start
     if kind == STREAM_CONSTANT:
-        buf[pos] = KIND_CONSTANT
-        return write_varint(buf, pos + 1, zigzag(offset))
-    buf[pos] = KIND_LZW
-    pos = write_varint(buf, pos + 1, zigzag(offset))
-    buf[pos] = 1 if use_zz else 0
-    pos = write_varint(buf, pos + 1, alphabet)
+        return write_constant_stream(buf, pos, offset)
+    buf[pos] = KIND_CODED
+    pos = write_mapping(buf, pos + 1, offset, use_zz, alphabet)
     tok = np.empty(n, np.int32)
     for i in range(n):
         u = to_unsigned(sym[i], offset, use_zz)
@@ -322,39 +322,9 @@ def encode_stream(sym, buf, start):
 def decode_stream(buf, start, end, out):
     """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
     n = out.size
-    if n == 0:
-        return OK if end == start else CORRUPT
-    if start >= end:
-        return TRUNCATED
-    kind = buf[start]
-    pos = start + 1
-    if kind == KIND_CONSTANT:
-        zz, pos = read_varint(buf, pos, end)
-        if pos == -1:
-            return TRUNCATED
-        if pos < 0 or pos != end:
-            return CORRUPT
-        v = unzigzag(zz)
-        for i in range(n):
-            out[i] = v
-        return OK
-    if kind != KIND_LZW:
-        return CORRUPT
-    zz, pos = read_varint(buf, pos, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    offset = unzigzag(zz)
-    if pos >= end:
-        return TRUNCATED
-    flags = buf[pos]
-    if flags > 1:
-        return CORRUPT
-    use_zz = flags == 1
-    alphabet, pos = read_varint(buf, pos + 1, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    if alphabet < 1 or alphabet > MAX_TOKENS:
-        return CORRUPT
+    status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
+    if status != HEADER_OK:
+        return OK if status == HEADER_DONE else status
     tok = np.empty(n, np.int32)
     status, pos = decode_codes(buf, pos, end, alphabet, tok)
     if status != OK:

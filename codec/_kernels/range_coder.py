@@ -31,23 +31,25 @@ from .bitio import (
     flush_bits,
     get_gamma,
     put_gamma,
-    read_varint,
-    unzigzag,
-    write_varint,
-    zigzag,
 )
 from .tokens import (
     DIRECT_BITS,
     DIRECT_TOKENS,
+    HEADER_DONE,
+    HEADER_OK,
+    KIND_CODED,
     MAX_TOKENS,
     STREAM_CONSTANT,
     analyze_stream,
     bit_length,
     extra_bits_of_token,
     from_unsigned,
+    read_stream_header,
     to_unsigned,
     token_of,
     value_of_token,
+    write_constant_stream,
+    write_mapping,
 )
 
 PROB_BITS = 16
@@ -82,10 +84,6 @@ else:  # pragma: no cover
         return (
             np.int64(rng < (1 << 24)) + np.int64(rng < (1 << 16)) + np.int64(rng < (1 << 8))
         ) << 3
-
-
-KIND_CONSTANT = 0
-KIND_RANGE = 1
 
 
 # ---------------------------------------------------------------------------
@@ -260,17 +258,14 @@ def encode_stream(sym, buf, start):
     counts = np.zeros(MAX_TOKENS, np.int64)
     kind, offset, use_zz, alphabet, _ = analyze_stream(sym, counts)
     if kind == STREAM_CONSTANT:
-        buf[pos] = KIND_CONSTANT
-        return write_varint(buf, pos + 1, zigzag(offset))
+        return write_constant_stream(buf, pos, offset)
     freq = normalize_frequencies(counts[:alphabet], PROB_BITS)
     cum = np.zeros(alphabet + 1, np.int64)
     for t in range(alphabet):
         cum[t + 1] = cum[t] + freq[t]
 
-    buf[pos] = KIND_RANGE
-    pos = write_varint(buf, pos + 1, zigzag(offset))
-    buf[pos] = 1 if use_zz else 0
-    pos = write_varint(buf, pos + 1, alphabet)
+    buf[pos] = KIND_CODED
+    pos = write_mapping(buf, pos + 1, offset, use_zz, alphabet)
     pos = write_frequency_table(buf, pos, freq, alphabet)
 
     rc_start = pos
@@ -317,39 +312,9 @@ def encode_stream_bounds(symbols, sym_offsets, bounds):
 def decode_stream(buf, start, end, out):
     """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
     n = out.size
-    if n == 0:
-        return OK if end == start else CORRUPT
-    if start >= end:
-        return TRUNCATED
-    kind = buf[start]
-    pos = start + 1
-    if kind == KIND_CONSTANT:
-        zz, pos = read_varint(buf, pos, end)
-        if pos == -1:
-            return TRUNCATED
-        if pos < 0 or pos != end:
-            return CORRUPT
-        v = unzigzag(zz)
-        for i in range(n):
-            out[i] = v
-        return OK
-    if kind != KIND_RANGE:
-        return CORRUPT
-    zz, pos = read_varint(buf, pos, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    offset = unzigzag(zz)
-    if pos >= end:
-        return TRUNCATED
-    flags = buf[pos]
-    if flags > 1:
-        return CORRUPT
-    use_zz = flags == 1
-    alphabet, pos = read_varint(buf, pos + 1, end)
-    if pos < 0:
-        return TRUNCATED if pos == -1 else CORRUPT
-    if alphabet < 1 or alphabet > MAX_TOKENS:
-        return CORRUPT
+    status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
+    if status != HEADER_OK:
+        return OK if status == HEADER_DONE else status
     freq, pos = read_frequency_table(buf, pos, end, alphabet, PROB_BITS)
     if pos < 0:
         return TRUNCATED if pos == -1 else CORRUPT

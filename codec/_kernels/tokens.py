@@ -18,7 +18,7 @@ entropy model only ever sees that bounded alphabet.
 import numpy as np
 from numba import njit
 
-from .bitio import unzigzag, zigzag
+from .bitio import read_varint, unzigzag, write_varint, zigzag
 
 DIRECT_TOKENS = 4096  # 2**12 tokens coded directly
 DIRECT_BITS = 12
@@ -192,3 +192,81 @@ def max_extra_bits(sym):
         return np.int64(0)
     u_max = span if span >= np.int64(1) << 62 else 2 * span
     return np.int64(bit_length(u_max) - 1)
+
+
+# ---------------------------------------------------------------------------
+# the stream header every coder shares (docs/format.md §5)
+# ---------------------------------------------------------------------------
+#: First byte of a stream: a constant stream holds its value (zigzag varint) and
+#: nothing else; a coded stream continues with the mapping (see
+#: :func:`write_mapping`) and then the coder's own tables and payload.
+KIND_CONSTANT = 0
+KIND_CODED = 1
+
+#: Statuses of :func:`read_stream_header`; the first three equal the decoders' own
+#: OK / TRUNCATED / CORRUPT. ``HEADER_DONE``: the stream is empty or constant and
+#: ``out`` already holds its symbols.
+HEADER_OK = 0
+HEADER_TRUNCATED = 1
+HEADER_CORRUPT = 2
+HEADER_DONE = 3
+
+
+@njit(cache=True, nogil=True)
+def write_constant_stream(buf, pos, value):
+    """A whole constant stream at ``buf[pos]``; return the end position."""
+    buf[pos] = KIND_CONSTANT
+    return write_varint(buf, pos + 1, zigzag(value))
+
+
+@njit(cache=True, nogil=True)
+def write_mapping(buf, pos, offset, use_zigzag, alphabet):
+    """The symbol mapping and token alphabet size at ``buf[pos]``; return the end."""
+    pos = write_varint(buf, pos, zigzag(offset))
+    buf[pos] = 1 if use_zigzag else 0
+    return write_varint(buf, pos + 1, alphabet)
+
+
+@njit(cache=True, nogil=True)
+def read_stream_header(buf, start, end, out):
+    """Parse the shared header of the stream ``buf[start:end]`` of ``out.size`` symbols.
+
+    Returns ``(status, offset, use_zigzag, alphabet, pos)``: with ``HEADER_OK``
+    the coder's own data starts at ``pos``; with ``HEADER_DONE`` the stream was
+    empty or constant and ``out`` is filled; otherwise the stream is truncated or
+    corrupt. Every read is checked against ``end``.
+    """
+    zero = np.int64(0)
+    n = out.size
+    if n == 0:
+        return (HEADER_DONE if end == start else HEADER_CORRUPT), zero, False, zero, zero
+    if start >= end:
+        return HEADER_TRUNCATED, zero, False, zero, zero
+    kind = buf[start]
+    if kind == KIND_CONSTANT:
+        zz, pos = read_varint(buf, start + 1, end)
+        if pos == -1:
+            return HEADER_TRUNCATED, zero, False, zero, zero
+        if pos < 0 or pos != end:
+            return HEADER_CORRUPT, zero, False, zero, zero
+        v = unzigzag(zz)
+        for i in range(n):
+            out[i] = v
+        return HEADER_DONE, zero, False, zero, zero
+    if kind != KIND_CODED:
+        return HEADER_CORRUPT, zero, False, zero, zero
+    zz, pos = read_varint(buf, start + 1, end)
+    if pos < 0:
+        return (HEADER_TRUNCATED if pos == -1 else HEADER_CORRUPT), zero, False, zero, zero
+    offset = unzigzag(zz)
+    if pos >= end:
+        return HEADER_TRUNCATED, zero, False, zero, zero
+    flags = buf[pos]
+    if flags > 1:
+        return HEADER_CORRUPT, zero, False, zero, zero
+    alphabet, pos = read_varint(buf, pos + 1, end)
+    if pos < 0:
+        return (HEADER_TRUNCATED if pos == -1 else HEADER_CORRUPT), zero, False, zero, zero
+    if alphabet < 1 or alphabet > MAX_TOKENS:
+        return HEADER_CORRUPT, zero, False, zero, zero
+    return HEADER_OK, offset, flags == 1, np.int64(alphabet), np.int64(pos)
