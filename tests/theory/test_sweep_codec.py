@@ -1,14 +1,9 @@
-"""rd_sweep on the real codec (skipped until ``codec.encode`` exists)."""
+"""rd_sweep on the real codec."""
 
 import numpy as np
 import pytest
 
-import codec
 from theory import GaussianSource, ecdq_redundancy_bound, lattice_constants, rd_sweep
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(codec, "encode"), reason="codec.encode is not implemented yet"
-)
 
 
 @pytest.fixture(scope="module")
