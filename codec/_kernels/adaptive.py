@@ -176,14 +176,25 @@ def _encode(buf, start, pos, low, rng, cum, freq, r):
 # encoder
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
+def bound_bytes(n, extra_bits):
+    """Most bytes a stream of ``n`` symbols with ``extra_bits`` extra bits in all can take."""
+    if n == 0:
+        return np.int64(0)
+    # header <= 32 B; a token costs <= 24 bits + loss, an extra group of k bits <= k + 1.
+    return 48 + (n * 27 + extra_bits + extra_bits // DIRECT_CHUNK + 7) // 8
+
+
+@njit(cache=True, nogil=True)
 def encode_bound(sym):
     """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
-    n = sym.size
-    if n == 0:
-        return 0
-    xb = max_extra_bits(sym)
-    # header <= 32 B; a token costs <= 24 bits + loss, an extra group of k bits <= k + 1.
-    return 48 + (n * (26 + xb + xb // DIRECT_CHUNK + 1) + 7) // 8
+    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
+
+
+@njit(cache=True, nogil=True)
+def capacities(counts, extra_per_symbol, out):
+    """``out[s]`` = :func:`bound_bytes` of ``counts[s]`` symbols with that many extra bits each."""
+    for s in range(counts.size):
+        out[s] = bound_bytes(counts[s], counts[s] * extra_per_symbol)
 
 
 @njit(cache=True, nogil=True)
@@ -227,18 +238,23 @@ def _encode_body(sym, buf, start, offset, use_zz, alphabet, rescale_bits, mode, 
 
 
 @njit(cache=True, nogil=True)
-def encode_stream(sym, buf, start, rescale_bits, mode, n_classes, period):
-    """Encode ``sym`` into ``buf[start:]``; return the end position.
+def encode_stream_into(sym, buf, start, capacity, rescale_bits, mode, n_classes, period):
+    """Encode ``sym`` into ``buf[start:start + capacity]``; return the end position.
 
     ``mode`` is one of the ``MODE_*`` constants (``MODE_AUTO`` codes with
     order-0 and magnitude contexts and keeps the shorter); ``n_classes`` and
-    ``period`` are the context counts of modes 1 and 2.
+    ``period`` are the context counts of modes 1 and 2. Returns -1 instead,
+    having written nothing, when :func:`bound_bytes` of the stream exceeds
+    ``capacity``.
     """
     n = sym.size
     if n == 0:
         return start
     counts = np.zeros(MAX_TOKENS, np.int64)
-    kind, offset, use_zz, alphabet, _ = analyze_stream(sym, counts)
+    kind, offset, use_zz, alphabet, extra_total = analyze_stream(sym, counts)
+    bound = bound_bytes(n, extra_total)
+    if bound > capacity:
+        return -1
     if kind == STREAM_CONSTANT:
         return write_constant_stream(buf, start, offset)
     buf[start] = KIND_CODED
@@ -251,7 +267,7 @@ def encode_stream(sym, buf, start, rescale_bits, mode, n_classes, period):
         end0 = _encode_body(
             sym, buf, start + 1, offset, use_zz, alphabet, rescale_bits, MODE_ORDER0, center, 1
         )
-        tmp = np.empty(encode_bound(sym), np.uint8)
+        tmp = np.empty(bound, np.uint8)
         end1 = _encode_body(
             sym, tmp, 0, offset, use_zz, alphabet, rescale_bits, MODE_MAGNITUDE, center, n_classes
         )
@@ -266,6 +282,14 @@ def encode_stream(sym, buf, start, rescale_bits, mode, n_classes, period):
         n_ctx = period
     return _encode_body(
         sym, buf, start + 1, offset, use_zz, alphabet, rescale_bits, mode, center, n_ctx
+    )
+
+
+@njit(cache=True, nogil=True)
+def encode_stream(sym, buf, start, rescale_bits, mode, n_classes, period):
+    """Encode ``sym`` into ``buf[start:]``; return the end position (-1: ``buf`` too small)."""
+    return encode_stream_into(
+        sym, buf, start, buf.size - start, rescale_bits, mode, n_classes, period
     )
 
 
@@ -382,25 +406,49 @@ def decode_stream(buf, start, end, out):
 # ---------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
 def encode_bounds(symbols, offsets, bounds):
-    # A memory-bound pass over every symbol: serial, it cost 1/5 of a 2-thread encode.
     for s in prange(offsets.size - 1):
         bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
 
 
 @njit(cache=True, nogil=True)
 def encode_slot(
-    symbols, offsets, order, a, b, buf, buf_offsets, lengths, rescale_bits, mode, n_classes, period
+    symbols,
+    offsets,
+    order,
+    a,
+    b,
+    buf,
+    buf_offsets,
+    caps,
+    lengths,
+    rescale_bits,
+    mode,
+    n_classes,
+    period,
 ):
     for j in range(a, b):
         s = order[j]
         seg = symbols[offsets[s] : offsets[s + 1]]
-        end = encode_stream(seg, buf, buf_offsets[s], rescale_bits, mode, n_classes, period)
-        lengths[s] = end - buf_offsets[s]
+        end = encode_stream_into(
+            seg, buf, buf_offsets[s], caps[s], rescale_bits, mode, n_classes, period
+        )
+        lengths[s] = end - buf_offsets[s] if end >= 0 else -1
 
 
 @njit(cache=True, parallel=True)
 def encode_slots(
-    symbols, offsets, order, slots, buf, buf_offsets, lengths, rescale_bits, mode, n_classes, period
+    symbols,
+    offsets,
+    order,
+    slots,
+    buf,
+    buf_offsets,
+    caps,
+    lengths,
+    rescale_bits,
+    mode,
+    n_classes,
+    period,
 ):
     for i in prange(slots.size - 1):
         encode_slot(
@@ -411,6 +459,7 @@ def encode_slots(
             slots[i + 1],
             buf,
             buf_offsets,
+            caps,
             lengths,
             rescale_bits,
             mode,

@@ -217,24 +217,41 @@ def read_length_table(buf, pos, end, alphabet, max_bits):
 # encoder
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
-    n = sym.size
+def bound_bytes(n, extra_bits):
+    """Most bytes a stream of ``n`` symbols with ``extra_bits`` extra bits in all can take."""
     if n == 0:
-        return 0
-    xb = max_extra_bits(sym)
+        return np.int64(0)
     # header <= 15 B, table <= 34 bits per used token + 1 B, codes <= 15 bits + extras.
-    return 24 + 5 * min(n, MAX_TOKENS) + (n * (MAX_CODE_BITS + xb) + 7) // 8
+    return 24 + 5 * min(n, MAX_TOKENS) + (n * MAX_CODE_BITS + extra_bits + 7) // 8
 
 
 @njit(cache=True, nogil=True)
-def encode_stream(sym, buf, start):
-    """Encode ``sym`` into ``buf[start:]``; return the end position."""
+def encode_bound(sym):
+    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
+    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
+
+
+@njit(cache=True, nogil=True)
+def capacities(counts, extra_per_symbol, out):
+    """``out[s]`` = :func:`bound_bytes` of ``counts[s]`` symbols with that many extra bits each."""
+    for s in range(counts.size):
+        out[s] = bound_bytes(counts[s], counts[s] * extra_per_symbol)
+
+
+@njit(cache=True, nogil=True)
+def encode_stream_into(sym, buf, start, capacity):
+    """Encode ``sym`` into ``buf[start:start + capacity]``; return the end position.
+
+    Returns -1 instead, having written nothing, when :func:`bound_bytes` of the
+    stream exceeds ``capacity``.
+    """
     n = sym.size
     if n == 0:
         return start
     counts = np.zeros(MAX_TOKENS, np.int64)
-    kind, offset, use_zz, alphabet, _ = analyze_stream(sym, counts)
+    kind, offset, use_zz, alphabet, extra_total = analyze_stream(sym, counts)
+    if bound_bytes(n, extra_total) > capacity:
+        return -1
     pos = start
     if kind == STREAM_CONSTANT:
         return write_constant_stream(buf, pos, offset)
@@ -289,6 +306,12 @@ def encode_stream(sym, buf, start):
         buf[pos] = (acc << (8 - nacc)) & 0xFF
         pos += 1
     return pos
+
+
+@njit(cache=True, nogil=True)
+def encode_stream(sym, buf, start):
+    """Encode ``sym`` into ``buf[start:]``; return the end position (-1: ``buf`` too small)."""
+    return encode_stream_into(sym, buf, start, buf.size - start)
 
 
 # ---------------------------------------------------------------------------
@@ -470,23 +493,25 @@ def decode_stream(buf, start, end, out):
 # ---------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
 def encode_bounds(symbols, offsets, bounds):
-    # A memory-bound pass over every symbol: serial, it cost 1/5 of a 2-thread encode.
     for s in prange(offsets.size - 1):
         bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
 
 
 @njit(cache=True, nogil=True)
-def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, lengths):
+def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, caps, lengths):
     for j in range(a, b):
         s = order[j]
-        end = encode_stream(symbols[offsets[s] : offsets[s + 1]], buf, buf_offsets[s])
-        lengths[s] = end - buf_offsets[s]
+        seg = symbols[offsets[s] : offsets[s + 1]]
+        end = encode_stream_into(seg, buf, buf_offsets[s], caps[s])
+        lengths[s] = end - buf_offsets[s] if end >= 0 else -1
 
 
 @njit(cache=True, parallel=True)
-def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, lengths):
+def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, caps, lengths):
     for i in prange(slots.size - 1):
-        encode_slot(symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, lengths)
+        encode_slot(
+            symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, caps, lengths
+        )
 
 
 @njit(cache=True, nogil=True)

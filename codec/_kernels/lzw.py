@@ -84,22 +84,30 @@ def _finish_bits(buf, pos, acc, nacc):
 
 
 @njit(cache=True, nogil=True)
-def encode_codes(tok, alphabet, buf, pos):
+def new_encoder_tables():
+    """Work arrays of :func:`encode_codes`, reusable from one call to the next."""
+    return np.empty(2 * MAX_DICT, np.uint16), np.empty(MAX_DICT, np.int32)
+
+
+@njit(cache=True, nogil=True)
+def encode_codes(tok, alphabet, buf, pos, slots, keys):
     """LZW-code ``tok`` (values in ``[0, alphabet)``, ``alphabet <= 2**13``) at ``buf[pos]``.
 
-    Returns the end position (the bit string is zero padded to a byte).
-    Needs at most ``ceil(16 * tok.size / 8)`` bytes.
+    ``slots`` and ``keys`` are work arrays from :func:`new_encoder_tables`
+    (contents ignored). Returns the end position (the bit string is zero
+    padded to a byte). Needs at most ``ceil(16 * tok.size / 8)`` bytes.
     """
     n = tok.size
     if n == 0:
         return pos
-    entries = min(n, MAX_DICT)
-    hbits = bit_length(entries) + 1  # load factor <= 1/2
+    # Open addressing on the dictionary: slots[h] = code of the entry whose key
+    # (prefix code << 13 | last token) hashes to h, 0 = free (every added code is
+    # >= alphabet >= 1); keys[code] holds the key. Two arrays of 2 and 4 bytes per
+    # entry keep the working set in L2 cache, which matters when both cores code.
+    hbits = bit_length(min(n, MAX_DICT) - 1) + 1  # < min(n, 2**16) entries: load <= 1/2
     size = np.int64(1) << hbits
     hmask = size - 1
-    # One open-addressing table, entry = key << 16 | code (key < 2**29, code < 2**16):
-    # a probe touches one cache line instead of two, and the table is half the size.
-    table = np.full(size, -1, np.int64)
+    slots[:size] = 0
     acc = np.int64(0)
     nacc = np.int64(0)
     j = np.int64(0)
@@ -109,12 +117,12 @@ def encode_codes(tok, alphabet, buf, pos):
         key = (w << KEY_SHIFT) | t
         h = ((key * HASH_MUL) >> (64 - hbits)) & hmask
         while True:
-            e = table[h]
-            if e == -1 or (e >> MAX_CODE_BITS) == key:
+            c = np.int64(slots[h])
+            if c == 0 or keys[c] == key:
                 break
             h = (h + 1) & hmask
-        if e != -1:
-            w = e & (MAX_DICT - 1)
+        if c != 0:
+            w = c
             continue
         d = alphabet + j
         width = max(np.int64(1), bit_length(d - 1))
@@ -122,10 +130,11 @@ def encode_codes(tok, alphabet, buf, pos):
         nacc += width
         pos, acc, nacc = _flush32(buf, pos, acc, nacc)
         if d < MAX_DICT:
-            table[h] = (key << MAX_CODE_BITS) | d
+            slots[h] = d
+            keys[d] = key
             j += 1
         else:
-            table[:] = -1
+            slots[:size] = 0
             j = 0
         w = t
     d = alphabet + j
@@ -137,12 +146,20 @@ def encode_codes(tok, alphabet, buf, pos):
 
 
 @njit(cache=True, nogil=True)
-def decode_codes(buf, pos, end, alphabet, out):
+def new_decoder_tables():
+    """Work array of :func:`decode_codes`: per dictionary entry its prefix, last and
+    first base symbol and its length (rows 0-3), reusable from one call to the next."""
+    return np.empty((4, MAX_DICT), np.int32)
+
+
+@njit(cache=True, nogil=True)
+def decode_codes(buf, pos, end, alphabet, out, entries):
     """Decode ``out.size`` base symbols of LZW code bits from ``buf[pos:end]`` into ``out``.
 
-    Returns ``(status, end_of_code_bits)``: the byte after the padded code
-    bits. Codes beyond the dictionary, a phrase running past ``out.size``,
-    non-zero padding or reading past ``end`` are reported as statuses.
+    ``entries`` is a work array from :func:`new_decoder_tables`. Returns
+    ``(status, end_of_code_bits)``: the byte after the padded code bits. Codes
+    beyond the dictionary, a phrase running past ``out.size``, non-zero
+    padding or reading past ``end`` are reported as statuses.
     """
     n = out.size
     if n == 0:
@@ -152,10 +169,10 @@ def decode_codes(buf, pos, end, alphabet, out):
     # Every code has >= 1 bit and yields < 2**16 symbols: reject impossible counts early.
     if n > ((end - pos) * 8 + 1) * MAX_DICT:
         return TRUNCATED, pos
-    prefix = np.empty(MAX_DICT, np.int32)
-    last = np.empty(MAX_DICT, np.int32)
-    first = np.empty(MAX_DICT, np.int32)
-    length = np.empty(MAX_DICT, np.int32)
+    prefix = entries[0]
+    last = entries[1]
+    first = entries[2]
+    length = entries[3]
     for c in range(alphabet):
         prefix[c] = -1
         last[c] = c
@@ -233,7 +250,8 @@ def decode_codes(buf, pos, end, alphabet, out):
 def compress_bytes(data, buf):
     """``varint len(data)`` then the LZW code bits over the 256 byte values."""
     pos = write_varint(buf, 0, data.size)
-    return encode_codes(data, 256, buf, pos)
+    slots, keys = new_encoder_tables()
+    return encode_codes(data, 256, buf, pos, slots, keys)
 
 
 @njit(cache=True, nogil=True)
@@ -255,7 +273,7 @@ def decompress_bytes(buf, out):
     if pos < 0 or n != out.size:
         return CORRUPT
     tok = np.empty(n, np.int32)
-    status, end = decode_codes(buf, pos, buf.size, 256, tok)
+    status, end = decode_codes(buf, pos, buf.size, 256, tok, new_decoder_tables())
     if status != OK:
         return status
     if end != buf.size:
@@ -269,29 +287,46 @@ def decompress_bytes(buf, out):
 # symbol streams
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
-    n = sym.size
+def bound_bytes(n, extra_bits):
+    """Most bytes a stream of ``n`` symbols with ``extra_bits`` extra bits in all can take."""
     if n == 0:
-        return 0
-    xb = max_extra_bits(sym)
-    return 32 + (n * MAX_CODE_BITS + 7) // 8 + (n * xb + 7) // 8
+        return np.int64(0)
+    return 32 + (n * MAX_CODE_BITS + 7) // 8 + (extra_bits + 7) // 8
 
 
 @njit(cache=True, nogil=True)
-def encode_stream(sym, buf, start):
-    """Encode ``sym`` into ``buf[start:]``; return the end position."""
+def encode_bound(sym):
+    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
+    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
+
+
+@njit(cache=True, nogil=True)
+def capacities(counts, extra_per_symbol, out):
+    """``out[s]`` = :func:`bound_bytes` of ``counts[s]`` symbols with that many extra bits each."""
+    for s in range(counts.size):
+        out[s] = bound_bytes(counts[s], counts[s] * extra_per_symbol)
+
+
+@njit(cache=True, nogil=True)
+def encode_stream_into(sym, buf, start, capacity, tok, slots, keys):
+    """Encode ``sym`` into ``buf[start:start + capacity]``; return the end position.
+
+    Returns -1 instead, having written nothing, when :func:`bound_bytes` of the
+    stream exceeds ``capacity``. ``tok`` (int32, at least ``sym.size``
+    entries), ``slots`` and ``keys`` are work arrays.
+    """
     n = sym.size
     if n == 0:
         return start
     counts = np.zeros(MAX_TOKENS, np.int64)
     kind, offset, use_zz, alphabet, extra_total = analyze_stream(sym, counts)
+    if bound_bytes(n, extra_total) > capacity:
+        return -1
     pos = start
     if kind == STREAM_CONSTANT:
         return write_constant_stream(buf, pos, offset)
     buf[pos] = KIND_CODED
     pos = write_mapping(buf, pos + 1, offset, use_zz, alphabet)
-    tok = np.empty(n, np.int32)
     for i in range(n):
         u = to_unsigned(sym[i], offset, use_zz)
         if u < DIRECT_TOKENS:
@@ -299,7 +334,7 @@ def encode_stream(sym, buf, start):
         else:
             t, _ = token_of(u)
             tok[i] = t
-    pos = encode_codes(tok, alphabet, buf, pos)
+    pos = encode_codes(tok[:n], alphabet, buf, pos, slots, keys)
     if extra_total == 0:
         return pos
     acc = np.int64(0)
@@ -319,14 +354,25 @@ def encode_stream(sym, buf, start):
 
 
 @njit(cache=True, nogil=True)
-def decode_stream(buf, start, end, out):
-    """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
+def encode_stream(sym, buf, start):
+    """Encode ``sym`` into ``buf[start:]``; return the end position (-1: ``buf`` too small)."""
+    slots, keys = new_encoder_tables()
+    tok = np.empty(sym.size, np.int32)
+    return encode_stream_into(sym, buf, start, buf.size - start, tok, slots, keys)
+
+
+@njit(cache=True, nogil=True)
+def decode_stream_into(buf, start, end, out, tok, entries):
+    """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status.
+
+    ``tok`` (int32, at least ``out.size`` entries) and ``entries`` are work arrays.
+    """
     n = out.size
     status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
     if status != HEADER_OK:
         return OK if status == HEADER_DONE else status
-    tok = np.empty(n, np.int32)
-    status, pos = decode_codes(buf, pos, end, alphabet, tok)
+    tok = tok[:n]
+    status, pos = decode_codes(buf, pos, end, alphabet, tok, entries)
     if status != OK:
         return status
     # Extra bits of large tokens, then zero padding to the end of the stream.
@@ -353,36 +399,59 @@ def decode_stream(buf, start, end, out):
     return OK
 
 
+@njit(cache=True, nogil=True)
+def decode_stream(buf, start, end, out):
+    """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
+    return decode_stream_into(
+        buf, start, end, out, np.empty(out.size, np.int32), new_decoder_tables()
+    )
+
+
 # ---------------------------------------------------------------------------
-# batches: slot s handles streams order[slots[s]:slots[s+1]] (see coders/base.py)
+# batches: slot s handles streams order[slots[s]:slots[s+1]] (see coders/base.py);
+# a slot allocates its work arrays once for all its streams.
 # ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _longest(offsets, order, a, b):
+    m = np.int64(0)
+    for j in range(a, b):
+        m = max(m, offsets[order[j] + 1] - offsets[order[j]])
+    return m
+
+
 @njit(cache=True, parallel=True)
 def encode_bounds(symbols, offsets, bounds):
-    # A memory-bound pass over every symbol: serial, it cost 1/5 of a 2-thread encode.
     for s in prange(offsets.size - 1):
         bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
 
 
 @njit(cache=True, nogil=True)
-def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, lengths):
+def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, caps, lengths):
+    tok = np.empty(_longest(offsets, order, a, b), np.int32)
+    slots, keys = new_encoder_tables()
     for j in range(a, b):
         s = order[j]
-        end = encode_stream(symbols[offsets[s] : offsets[s + 1]], buf, buf_offsets[s])
-        lengths[s] = end - buf_offsets[s]
+        seg = symbols[offsets[s] : offsets[s + 1]]
+        end = encode_stream_into(seg, buf, buf_offsets[s], caps[s], tok, slots, keys)
+        lengths[s] = end - buf_offsets[s] if end >= 0 else -1
 
 
 @njit(cache=True, parallel=True)
-def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, lengths):
+def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, caps, lengths):
     for i in prange(slots.size - 1):
-        encode_slot(symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, lengths)
+        encode_slot(
+            symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, caps, lengths
+        )
 
 
 @njit(cache=True, nogil=True)
 def decode_slot(buf, starts, lengths, out, out_offsets, order, a, b, status):
+    tok = np.empty(_longest(out_offsets, order, a, b), np.int32)
+    entries = new_decoder_tables()
     for j in range(a, b):
         s = order[j]
         seg = out[out_offsets[s] : out_offsets[s + 1]]
-        status[s] = decode_stream(buf, starts[s], starts[s] + lengths[s], seg)
+        status[s] = decode_stream_into(buf, starts[s], starts[s] + lengths[s], seg, tok, entries)
 
 
 @njit(cache=True, parallel=True)

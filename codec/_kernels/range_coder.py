@@ -33,7 +33,6 @@ from .bitio import (
     put_gamma,
 )
 from .tokens import (
-    DIRECT_BITS,
     DIRECT_TOKENS,
     HEADER_DONE,
     HEADER_OK,
@@ -41,9 +40,9 @@ from .tokens import (
     MAX_TOKENS,
     STREAM_CONSTANT,
     analyze_stream,
-    bit_length,
     extra_bits_of_token,
     from_unsigned,
+    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -229,34 +228,44 @@ def _encode_token(buf, rc_start, q, low, rng, cum, freq, u):
 
 
 @njit(cache=True, nogil=True)
-def encode_stream_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
-    n = sym.size
+def bound_bytes(n, extra_bits):
+    """Most bytes a stream of ``n`` symbols with ``extra_bits`` extra bits in all can take."""
     if n == 0:
-        return 0
-    lo = sym[0]
-    hi = sym[0]
-    for v in sym:
-        lo = min(lo, v)
-        hi = max(hi, v)
-    # |u| <= 2*span under either mapping, so extra bits <= bit_length(2*span) - 1.
-    max_extra = max(bit_length(hi - lo) + 1 - (DIRECT_BITS + 1), 0) + DIRECT_BITS
-    if hi - lo < DIRECT_TOKENS:  # the direct mapping: no extra bits
-        max_extra = 0
+        return np.int64(0)
     # header 32 B, table <= 8 B per used token, <= 17 bits per token plus per
-    # 16-bit chunk of extra bits one more bit of truncation loss, 4 flush bytes.
-    return 40 + 8 * min(n, MAX_TOKENS) + (n * (18 + max_extra + max_extra // 8) + 7) // 8
+    # 16-bit chunk of extra bits one more bit of truncation loss (<= 1 + nb // 8
+    # for nb extra bits), 4 flush bytes.
+    return 40 + 8 * min(n, MAX_TOKENS) + (n * 18 + extra_bits + extra_bits // 8 + 7) // 8
 
 
 @njit(cache=True, nogil=True)
-def encode_stream(sym, buf, start):
-    """Encode ``sym`` into ``buf[start:]``; return the end position."""
+def encode_bound(sym):
+    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
+    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
+
+
+@njit(cache=True, nogil=True)
+def capacities(counts, extra_per_symbol, out):
+    """``out[s]`` = :func:`bound_bytes` of ``counts[s]`` symbols with that many extra bits each."""
+    for s in range(counts.size):
+        out[s] = bound_bytes(counts[s], counts[s] * extra_per_symbol)
+
+
+@njit(cache=True, nogil=True)
+def encode_stream_into(sym, buf, start, capacity):
+    """Encode ``sym`` into ``buf[start:start + capacity]``; return the end position.
+
+    Returns -1 instead, having written nothing, when :func:`bound_bytes` of the
+    stream exceeds ``capacity``.
+    """
     n = sym.size
     if n == 0:
         return start
     pos = start
     counts = np.zeros(MAX_TOKENS, np.int64)
-    kind, offset, use_zz, alphabet, _ = analyze_stream(sym, counts)
+    kind, offset, use_zz, alphabet, extra_total = analyze_stream(sym, counts)
+    if bound_bytes(n, extra_total) > capacity:
+        return -1
     if kind == STREAM_CONSTANT:
         return write_constant_stream(buf, pos, offset)
     freq = normalize_frequencies(counts[:alphabet], PROB_BITS)
@@ -299,10 +308,10 @@ def encode_stream(sym, buf, start):
     return p
 
 
-@njit(cache=True, parallel=True)
-def encode_stream_bounds(symbols, sym_offsets, bounds):
-    for s in prange(sym_offsets.size - 1):
-        bounds[s] = encode_stream_bound(symbols[sym_offsets[s] : sym_offsets[s + 1]])
+@njit(cache=True, nogil=True)
+def encode_stream(sym, buf, start):
+    """Encode ``sym`` into ``buf[start:]``; return the end position (-1: ``buf`` too small)."""
+    return encode_stream_into(sym, buf, start, buf.size - start)
 
 
 # ---------------------------------------------------------------------------
@@ -401,22 +410,27 @@ def decode_stream(buf, start, end, out):
 # ---------------------------------------------------------------------------
 # batches by slot: slot s handles streams order[slots[s]:slots[s+1]] (coders/base.py)
 # ---------------------------------------------------------------------------
-encode_bound = encode_stream_bound
-encode_bounds = encode_stream_bounds
+@njit(cache=True, parallel=True)
+def encode_bounds(symbols, offsets, bounds):
+    for s in prange(offsets.size - 1):
+        bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
 
 
 @njit(cache=True, nogil=True)
-def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, lengths):
+def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, caps, lengths):
     for j in range(a, b):
         s = order[j]
-        end = encode_stream(symbols[offsets[s] : offsets[s + 1]], buf, buf_offsets[s])
-        lengths[s] = end - buf_offsets[s]
+        seg = symbols[offsets[s] : offsets[s + 1]]
+        end = encode_stream_into(seg, buf, buf_offsets[s], caps[s])
+        lengths[s] = end - buf_offsets[s] if end >= 0 else -1
 
 
 @njit(cache=True, parallel=True)
-def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, lengths):
+def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, caps, lengths):
     for i in prange(slots.size - 1):
-        encode_slot(symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, lengths)
+        encode_slot(
+            symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, caps, lengths
+        )
 
 
 @njit(cache=True, nogil=True)

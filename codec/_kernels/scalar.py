@@ -102,8 +102,14 @@ def bin_runs(values, counts, weights, mu, inv_scale, cap_n, cap_w, cap_span):
         b1[nb] += w * z
         b2[nb] += w * z * z
     nb += 1
-    return (lo[:nb].copy(), hi[:nb].copy(), bn[:nb].copy(), bw[:nb].copy(),
-            b1[:nb].copy(), b2[:nb].copy())
+    return (
+        lo[:nb].copy(),
+        hi[:nb].copy(),
+        bn[:nb].copy(),
+        bw[:nb].copy(),
+        b1[:nb].copy(),
+        b2[:nb].copy(),
+    )
 
 
 # --------------------------------------------------------------------------

@@ -124,14 +124,24 @@ def plan_slots(sizes) -> tuple[np.ndarray, np.ndarray]:
     return order, bounds
 
 
+#: Output room reserved per symbol beyond the token codes, in bits, before the
+#: streams are coded: streams whose extra bits (tokens.py) need more are coded
+#: again with their exact bound (:meth:`KernelCoder.encode_batch`).
+GUESS_EXTRA_BITS = 2
+
+
 class KernelCoder(Coder):
     """A coder whose kernels module follows the batch convention of ``_kernels/huffman.py``.
 
-    The module provides ``encode_bound(sym)``, ``encode_bounds``,
-    ``encode_slot``/``encode_slots`` and ``decode_slot``/``decode_slots``
-    (slot = a group of streams run by one thread, see :func:`plan_slots`).
-    Subclasses set ``_kernels`` and may pass coder parameters through
-    :meth:`_encode_args` (appended to the encoder kernels' arguments).
+    The module provides ``bound_bytes(n, extra_bits)`` (the most bytes a
+    stream of ``n`` symbols with ``extra_bits`` extra bits can take),
+    ``capacities``, ``encode_bound(sym)`` (``bound_bytes`` for the stream's
+    largest extra bits, one min/max pass), ``encode_slot``/``encode_slots``
+    (which write -1 as the length of a stream that does not fit its
+    capacity) and ``decode_slot``/``decode_slots`` (slot = a group of streams
+    run by one thread, see :func:`plan_slots`). Subclasses set ``_kernels``
+    and may pass coder parameters through :meth:`_encode_args` (appended to
+    the encoder kernels' arguments).
     """
 
     _kernels = None
@@ -139,26 +149,52 @@ class KernelCoder(Coder):
     def _encode_args(self) -> tuple:
         return ()
 
+    def _encode_into(self, symbols, offsets, order, slots, buf, buf_starts, caps, lengths):
+        K = self._kernels
+        out = (buf, buf_starts, caps, lengths, *self._encode_args())
+        if slots.size == 2:
+            K.encode_slot(symbols, offsets, order, 0, order.size, *out)
+        elif order.size:
+            K.encode_slots(symbols, offsets, order, slots, *out)
+
     def encode_batch(self, symbols, offsets):
+        """Code every stream; return ``(buf, starts, lengths)``.
+
+        Stream ``s`` is ``buf[starts[s]:starts[s] + lengths[s]]``; ``buf`` may
+        hold unused bytes between streams. The room of each stream is set
+        before coding from its symbol count alone (token codes plus
+        ``GUESS_EXTRA_BITS`` per symbol), so no pass over the symbols precedes
+        the coding; the rare stream that may not fit (large values with many
+        extra bits) is coded again afterwards, with its exact bound.
+        """
         K = self._kernels
         symbols = np.ascontiguousarray(symbols, np.int64)
         offsets = np.ascontiguousarray(offsets, np.int64)
         k = offsets.size - 1
-        bounds = np.zeros(k, np.int64)
-        if k == 1:
-            bounds[0] = K.encode_bound(symbols[offsets[0] : offsets[1]])
-        elif k > 1:
-            K.encode_bounds(symbols, offsets, bounds)
+        counts = np.diff(offsets)
+        caps = np.zeros(k, np.int64)
+        K.capacities(counts, GUESS_EXTRA_BITS, caps)
         buf_starts = np.zeros(k + 1, np.int64)
-        np.cumsum(bounds, out=buf_starts[1:])
+        np.cumsum(caps, out=buf_starts[1:])
         buf = np.empty(int(buf_starts[-1]), np.uint8)
         lengths = np.zeros(k, np.int64)
-        order, slots = plan_slots(np.diff(offsets))
-        extra = self._encode_args()
-        if slots.size == 2:
-            K.encode_slot(symbols, offsets, order, 0, k, buf, buf_starts, lengths, *extra)
-        else:
-            K.encode_slots(symbols, offsets, order, slots, buf, buf_starts, lengths, *extra)
+        order, slots = plan_slots(counts)
+        self._encode_into(symbols, offsets, order, slots, buf, buf_starts, caps, lengths)
+        over = np.flatnonzero(lengths < 0)
+        if over.size:
+            exact = np.array(
+                [K.encode_bound(symbols[offsets[s] : offsets[s + 1]]) for s in over], np.int64
+            )
+            grown = np.empty(buf.size + int(exact.sum()), np.uint8)
+            grown[: buf.size] = buf
+            buf_starts[over] = buf.size + np.cumsum(exact) - exact
+            caps[over] = exact
+            order, slots = plan_slots(counts[over])
+            order = over[order]
+            self._encode_into(symbols, offsets, order, slots, grown, buf_starts, caps, lengths)
+            buf = grown
+            if (lengths < 0).any():  # pragma: no cover - encode_bound is an upper bound
+                raise AssertionError(f"{self.name}: a stream exceeded its exact bound")
         return buf, buf_starts[:-1], lengths
 
     def decode_batch(self, buf, starts, lengths, counts):

@@ -287,8 +287,17 @@ def _prepare(x: Any, weights: Any) -> _Data:
     z = (v - mu) * inv_scale
     wz = wr * z
     return _Data(
-        v=v, n=n, w=wr, z=z, Pn=_prefix(n), Pw=_prefix(wr), Ps1=_prefix(wz),
-        Ps2=_prefix(wz * z), mu=mu, scale=scale, inv_scale=inv_scale,
+        v=v,
+        n=n,
+        w=wr,
+        z=z,
+        Pn=_prefix(n),
+        Pw=_prefix(wr),
+        Ps1=_prefix(wz),
+        Ps2=_prefix(wz * z),
+        mu=mu,
+        scale=scale,
+        inv_scale=inv_scale,
         weighted=w is not None,
     )
 
@@ -320,8 +329,14 @@ def _bins(d: _Data, max_bins: int) -> _Bins:
     while True:
         f = min(f, f_max)
         lo, hi, bn, bw, b1, b2 = _K.bin_runs(
-            d.v, d.n, d.w, d.mu, d.inv_scale,
-            f * d.N / max_bins, f * d.W / max_bins, f * span / max_bins,
+            d.v,
+            d.n,
+            d.w,
+            d.mu,
+            d.inv_scale,
+            f * d.N / max_bins,
+            f * d.W / max_bins,
+            f * span / max_bins,
         )
         if lo.size <= max_bins:
             break
@@ -339,8 +354,14 @@ def _cell_stats(d: _Data, thresholds: np.ndarray) -> tuple[np.ndarray, ...]:
     b[-1] = d.m
     b[1:-1] = np.searchsorted(d.v, thresholds, side="left")
     lo, hi = b[:-1], b[1:]
-    return lo, hi, d.Pn[hi] - d.Pn[lo], d.Pw[hi] - d.Pw[lo], d.Ps1[hi] - d.Ps1[lo], \
-        d.Ps2[hi] - d.Ps2[lo]
+    return (
+        lo,
+        hi,
+        d.Pn[hi] - d.Pn[lo],
+        d.Pw[hi] - d.Pw[lo],
+        d.Ps1[hi] - d.Ps1[lo],
+        d.Ps2[hi] - d.Ps2[lo],
+    )
 
 
 def _entropy_of_counts(counts: np.ndarray) -> float:
@@ -366,8 +387,16 @@ def _make(d: _Data, levels, thresholds, method, lam=None, n_iter=0, **info) -> S
     levels = np.asarray(levels, dtype=np.float64)
     thresholds = np.asarray(thresholds, dtype=np.float64)
     rate, mse = _rate_distortion(d, levels, thresholds)
-    return ScalarCodebook(levels=levels, thresholds=thresholds, method=method, lam=lam,
-                          rate=rate, distortion=mse, n_iter=int(n_iter), info=info)
+    return ScalarCodebook(
+        levels=levels,
+        thresholds=thresholds,
+        method=method,
+        lam=lam,
+        rate=rate,
+        distortion=mse,
+        n_iter=int(n_iter),
+        info=info,
+    )
 
 
 def _centroids(d: _Data, lo, hi, cw, s1) -> np.ndarray:
@@ -626,8 +655,9 @@ def _uniform_cell(v: float, a: float, step: float) -> int:
     return -int(math.ceil((-a - v) / step))
 
 
-def _design_uniform_prepared(d: _Data, step: float, dead_zone: float,
-                             reconstruction: str) -> ScalarCodebook:
+def _design_uniform_prepared(
+    d: _Data, step: float, dead_zone: float, reconstruction: str
+) -> ScalarCodebook:
     a = 0.5 * (1.0 + dead_zone) * step
     kmin = _uniform_cell(float(d.v[0]), a, step) - 1
     kmax = _uniform_cell(float(d.v[-1]), a, step) + 1
@@ -651,8 +681,16 @@ def _design_uniform_prepared(d: _Data, step: float, dead_zone: float,
         levels = np.where(filled, _centroids(d, lo, hi, cw, s1), levels)
         levels = np.maximum.accumulate(levels)  # centroids are sorted; guard rounding
     zero_index = int(-(kmin + first))
-    return _make(d, levels, thresholds, "uniform", step=step, dead_zone=dead_zone,
-                 reconstruction=reconstruction, zero_index=zero_index)
+    return _make(
+        d,
+        levels,
+        thresholds,
+        "uniform",
+        step=step,
+        dead_zone=dead_zone,
+        reconstruction=reconstruction,
+        zero_index=zero_index,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -760,8 +798,15 @@ def design_kmeans(
     return _design_kmeans_prepared(d, K, method, rng, max_iter, tol, max_bins)
 
 
-def _design_kmeans_prepared(d: _Data, K: int, method: str, rng: np.random.Generator,
-                            max_iter: int, tol: float, max_bins: int) -> ScalarCodebook:
+def _design_kmeans_prepared(
+    d: _Data,
+    K: int,
+    method: str,
+    rng: np.random.Generator,
+    max_iter: int,
+    tol: float,
+    max_bins: int,
+) -> ScalarCodebook:
     info: dict[str, Any] = {}
     if K > d.m:
         info["requested_levels"] = K
@@ -934,9 +979,17 @@ def _design_ecsq_prepared(d: _Data, lam, method, K, max_iter, tol, max_bins) -> 
         return _make(d, lev, thr, "ecsq-clg", lam=lam, n_iter=it)
     bins, bounds, mu, exact = _ecsq_dp_adaptive(d, lam_z, K, max_bins)
     lev, thr = _partition_codebook(d, bins, bounds, lam=lam)
-    return _make(d, lev, thr, "ecsq-dp", lam=lam, n_bins=bins.m,
-                 bin_excess_bound=bins.excess_bound, cell_price=mu * d.scale * d.scale,
-                 exact=exact)
+    return _make(
+        d,
+        lev,
+        thr,
+        "ecsq-dp",
+        lam=lam,
+        n_bins=bins.m,
+        bin_excess_bound=bins.excess_bound,
+        cell_price=mu * d.scale * d.scale,
+        exact=exact,
+    )
 
 
 def _ecsq_dp_adaptive(d: _Data, lam_z: float, K: int, max_bins: int):
@@ -1026,8 +1079,9 @@ def _variance(d: _Data) -> float:
     return max(float(d.Ps2[-1] / d.W - m1 * m1), 0.0) * d.scale * d.scale
 
 
-def _search_log(design, p0, p_min, p_max, key, target, up_tol, down_tol, increasing,
-                factor=4.0, max_evals=200):
+def _search_log(
+    design, p0, p_min, p_max, key, target, up_tol, down_tol, increasing, factor=4.0, max_evals=200
+):
     """Search a positive parameter ``p`` (log scale) so that ``key(design(p))`` nears ``target``.
 
     ``key`` is assumed monotone in ``p`` (increasing or not). A design is
@@ -1115,27 +1169,27 @@ def _target_setup(x, quantizer, method, weights, max_levels, max_bins):
         method = _DEFAULT_METHOD[quantizer]
     if method not in _METHODS[quantizer]:
         allowed = ", ".join(repr(m) for m in _METHODS[quantizer])
-        raise ValueError(f"method for quantizer={quantizer!r} must be one of {allowed}; "
-                         f"got {method!r}")
+        raise ValueError(
+            f"method for quantizer={quantizer!r} must be one of {allowed}; got {method!r}"
+        )
     K = _check_int(max_levels, "max_levels", 1)
     max_bins = _check_int(max_bins, "max_bins", _MIN_BINS)
     d = _prepare(x, weights)
     return d, method, K, max_bins
 
 
-def _designer(d: _Data, quantizer: str, method, K: int, max_bins: int, dead_zone: float,
-              seed: Any):
+def _designer(d: _Data, quantizer: str, method, K: int, max_bins: int, dead_zone: float, seed: Any):
     """A one-parameter family: lam -> ECSQ, levels -> k-means, step -> uniform."""
     if quantizer == "ecsq":
         return lambda lam: _design_ecsq_prepared(d, lam, method, K, 1000, 1e-9, max_bins)
     if quantizer == "kmeans":
-        return lambda k: _design_kmeans_prepared(d, k, method, np.random.default_rng(seed),
-                                                 1000, 1e-9, max_bins)
+        return lambda k: _design_kmeans_prepared(
+            d, k, method, np.random.default_rng(seed), 1000, 1e-9, max_bins
+        )
     return lambda step: _design_uniform_prepared(d, step, dead_zone, "midpoint")
 
 
-def _search_lambda(d, method, K, max_bins, lam0, var, key, target, up_tol, down_tol,
-                   increasing):
+def _search_lambda(d, method, K, max_bins, lam0, var, key, target, up_tol, down_tol, increasing):
     """:func:`_search_log` over λ; for the DP first on a coarse binning, then refined."""
     lo, hi = var * 1e-12, var * 1e9
 
@@ -1144,15 +1198,26 @@ def _search_lambda(d, method, K, max_bins, lam0, var, key, target, up_tol, down_
 
     coarse = min(max_bins, _COARSE_BINS)
     if method == "dp" and d.m > coarse and max_bins > coarse:
-        first, top = _search_log(design(coarse), lam0, lo, hi, key, target, up_tol, down_tol,
-                                 increasing)
+        first, top = _search_log(
+            design(coarse), lam0, lo, hi, key, target, up_tol, down_tol, increasing
+        )
         if first is not None:
-            best, top = _search_log(design(max_bins), first.lam, lo, hi, key, target, up_tol,
-                                    down_tol, increasing, factor=1.2, max_evals=10)
+            best, top = _search_log(
+                design(max_bins),
+                first.lam,
+                lo,
+                hi,
+                key,
+                target,
+                up_tol,
+                down_tol,
+                increasing,
+                factor=1.2,
+                max_evals=10,
+            )
             if best is not None:
                 return best, top
-    return _search_log(design(max_bins), lam0, lo, hi, key, target, up_tol, down_tol,
-                       increasing)
+    return _search_log(design(max_bins), lam0, lo, hi, key, target, up_tol, down_tol, increasing)
 
 
 def _uniform_step_range(d: _Data, dead_zone: float) -> tuple[float, float]:
@@ -1259,8 +1324,9 @@ def design_for_rate(
             best, top_key = design(1.0), 0.0
         else:
             lam0 = 1.97 * var * 4.0 ** (-rate)
-            best, top_key = _search_lambda(d, method, K, max_bins, lam0, var, key, rate,
-                                           rate_tol, rate_tol, increasing=False)
+            best, top_key = _search_lambda(
+                d, method, K, max_bins, lam0, var, key, rate, rate_tol, rate_tol, increasing=False
+            )
         if best is None or (top_key is not None and top_key < rate - rate_tol):
             raise ValueError(
                 f"rate={rate:g} bits is unreachable for ECSQ with max_levels={K}: "
@@ -1269,8 +1335,9 @@ def design_for_rate(
     else:
         p_min, p_max = _uniform_step_range(d, dead_zone)
         step0 = math.sqrt(12.0 * max(var, 1e-300)) * 2.0 ** (-rate) * 1.2
-        best, top_key = _search_log(design, step0, p_min, p_max, key, rate, rate_tol, rate_tol,
-                                    increasing=False)
+        best, top_key = _search_log(
+            design, step0, p_min, p_max, key, rate, rate_tol, rate_tol, increasing=False
+        )
         if best is None or (top_key is not None and top_key < rate - rate_tol):
             raise ValueError(
                 f"rate={rate:g} bits is unreachable for a uniform quantizer on this data: "
@@ -1396,8 +1463,19 @@ def design_for_distortion(
         if var <= mse:
             best = design(var * 1e9)  # one level (the mean) already meets the target
         else:
-            best, _ = _search_lambda(d, method, K, max_bins, mse * 2.0 * math.log(2.0), var,
-                                     key, mse, 0.0, down, increasing=True)
+            best, _ = _search_lambda(
+                d,
+                method,
+                K,
+                max_bins,
+                mse * 2.0 * math.log(2.0),
+                var,
+                key,
+                mse,
+                0.0,
+                down,
+                increasing=True,
+            )
         if best is None:
             floor = design(var * 1e-12).distortion
             raise ValueError(
@@ -1406,8 +1484,9 @@ def design_for_distortion(
             )
     else:
         p_min, p_max = _uniform_step_range(d, dead_zone)
-        best, _ = _search_log(design, math.sqrt(12.0 * mse), p_min, p_max, key, mse, 0.0, down,
-                              increasing=True)
+        best, _ = _search_log(
+            design, math.sqrt(12.0 * mse), p_min, p_max, key, mse, 0.0, down, increasing=True
+        )
         if best is None:
             raise ValueError(
                 f"mse={mse:g} is unreachable for a uniform quantizer with at most "
@@ -1423,6 +1502,13 @@ def _fmt(v: float | None) -> str:
 def _with_info(cb: ScalarCodebook, **extra: Any) -> ScalarCodebook:
     info = dict(cb.info)
     info.update(extra)
-    return ScalarCodebook(levels=cb.levels, thresholds=cb.thresholds, method=cb.method,
-                          lam=cb.lam, rate=cb.rate, distortion=cb.distortion,
-                          n_iter=cb.n_iter, info=info)
+    return ScalarCodebook(
+        levels=cb.levels,
+        thresholds=cb.thresholds,
+        method=cb.method,
+        lam=cb.lam,
+        rate=cb.rate,
+        distortion=cb.distortion,
+        n_iter=cb.n_iter,
+        info=info,
+    )

@@ -110,6 +110,10 @@ def test_batches_are_independent_of_threads_and_plan(coder):
     c = get_coder(coder)
     rng = np.random.default_rng(3)
     streams = [rng.integers(-4, 5, int(rng.integers(0, 5000))) for _ in range(13)]
+    # Streams whose extra bits exceed the room reserved up front (coded again after
+    # the others, see KernelCoder.encode_batch) between ordinary ones.
+    streams.insert(4, ADVERSARIAL["full_range"])
+    streams.insert(9, ADVERSARIAL["wide_gaussian"])
     streams += [np.array([], np.int64), np.full(9, 3), ADVERSARIAL["huge"]]
     offsets = np.zeros(len(streams) + 1, np.int64)
     np.cumsum([s.size for s in streams], out=offsets[1:])
