@@ -20,6 +20,7 @@ the extra bits of large tokens follow the code bits as a separate bit string.
 import numpy as np
 from numba import njit, prange
 
+from .atomic import fetch_add
 from .bitio import read_varint, write_varint
 from .tokens import (
     DIRECT_TOKENS,
@@ -408,28 +409,19 @@ def decode_stream(buf, start, end, out):
 
 
 # ---------------------------------------------------------------------------
-# batches: slot s handles streams order[slots[s]:slots[s+1]] (see coders/base.py);
-# a slot allocates its work arrays once for all its streams.
+# batches: threads take the streams in ``order`` one at a time from a shared counter
+# (see coders/base.py and atomic.py); a stream's bytes never depend on the thread.
+# A worker allocates its work arrays once, for the longest stream (the first).
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _longest(offsets, order, a, b):
-    m = np.int64(0)
-    for j in range(a, b):
-        m = max(m, offsets[order[j] + 1] - offsets[order[j]])
-    return m
-
-
-@njit(cache=True, parallel=True)
-def encode_bounds(symbols, offsets, bounds):
-    for s in prange(offsets.size - 1):
-        bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
-
-
-@njit(cache=True, nogil=True)
-def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, caps, lengths):
-    tok = np.empty(_longest(offsets, order, a, b), np.int32)
+def encode_worker(symbols, offsets, order, taken, buf, buf_offsets, caps, lengths):
+    longest = offsets[order[0] + 1] - offsets[order[0]] if order.size else 0
+    tok = np.empty(longest, np.int32)
     slots, keys = new_encoder_tables()
-    for j in range(a, b):
+    while True:
+        j = fetch_add(taken, 0, 1)
+        if j >= order.size:
+            return
         s = order[j]
         seg = symbols[offsets[s] : offsets[s + 1]]
         end = encode_stream_into(seg, buf, buf_offsets[s], caps[s], tok, slots, keys)
@@ -437,24 +429,28 @@ def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, caps, lengths):
 
 
 @njit(cache=True, parallel=True)
-def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, caps, lengths):
-    for i in prange(slots.size - 1):
-        encode_slot(
-            symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, caps, lengths
-        )
+def encode_workers(n_workers, symbols, offsets, order, buf, buf_offsets, caps, lengths):
+    taken = np.zeros(1, np.int64)
+    for _ in prange(n_workers):
+        encode_worker(symbols, offsets, order, taken, buf, buf_offsets, caps, lengths)
 
 
 @njit(cache=True, nogil=True)
-def decode_slot(buf, starts, lengths, out, out_offsets, order, a, b, status):
-    tok = np.empty(_longest(out_offsets, order, a, b), np.int32)
+def decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status):
+    longest = out_offsets[order[0] + 1] - out_offsets[order[0]] if order.size else 0
+    tok = np.empty(longest, np.int32)
     entries = new_decoder_tables()
-    for j in range(a, b):
+    while True:
+        j = fetch_add(taken, 0, 1)
+        if j >= order.size:
+            return
         s = order[j]
         seg = out[out_offsets[s] : out_offsets[s + 1]]
         status[s] = decode_stream_into(buf, starts[s], starts[s] + lengths[s], seg, tok, entries)
 
 
 @njit(cache=True, parallel=True)
-def decode_slots(buf, starts, lengths, out, out_offsets, order, slots, status):
-    for i in prange(slots.size - 1):
-        decode_slot(buf, starts, lengths, out, out_offsets, order, slots[i], slots[i + 1], status)
+def decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, status):
+    taken = np.zeros(1, np.int64)
+    for _ in prange(n_workers):
+        decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status)

@@ -27,6 +27,7 @@ Status codes returned by decoders: 0 ok, 1 truncated, 2 corrupt.
 import numpy as np
 from numba import njit, prange
 
+from .atomic import fetch_add
 from .bitio import (
     flush_bits,
     get_gamma,
@@ -408,17 +409,15 @@ def decode_stream(buf, start, end, out):
 
 
 # ---------------------------------------------------------------------------
-# batches by slot: slot s handles streams order[slots[s]:slots[s+1]] (coders/base.py)
+# batches: threads take the streams in ``order`` one at a time from a shared counter
+# (see coders/base.py and atomic.py); a stream's bytes never depend on the thread.
 # ---------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
-def encode_bounds(symbols, offsets, bounds):
-    for s in prange(offsets.size - 1):
-        bounds[s] = encode_bound(symbols[offsets[s] : offsets[s + 1]])
-
-
 @njit(cache=True, nogil=True)
-def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, caps, lengths):
-    for j in range(a, b):
+def encode_worker(symbols, offsets, order, taken, buf, buf_offsets, caps, lengths):
+    while True:
+        j = fetch_add(taken, 0, 1)
+        if j >= order.size:
+            return
         s = order[j]
         seg = symbols[offsets[s] : offsets[s + 1]]
         end = encode_stream_into(seg, buf, buf_offsets[s], caps[s])
@@ -426,22 +425,25 @@ def encode_slot(symbols, offsets, order, a, b, buf, buf_offsets, caps, lengths):
 
 
 @njit(cache=True, parallel=True)
-def encode_slots(symbols, offsets, order, slots, buf, buf_offsets, caps, lengths):
-    for i in prange(slots.size - 1):
-        encode_slot(
-            symbols, offsets, order, slots[i], slots[i + 1], buf, buf_offsets, caps, lengths
-        )
+def encode_workers(n_workers, symbols, offsets, order, buf, buf_offsets, caps, lengths):
+    taken = np.zeros(1, np.int64)
+    for _ in prange(n_workers):
+        encode_worker(symbols, offsets, order, taken, buf, buf_offsets, caps, lengths)
 
 
 @njit(cache=True, nogil=True)
-def decode_slot(buf, starts, lengths, out, out_offsets, order, a, b, status):
-    for j in range(a, b):
+def decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status):
+    while True:
+        j = fetch_add(taken, 0, 1)
+        if j >= order.size:
+            return
         s = order[j]
         seg = out[out_offsets[s] : out_offsets[s + 1]]
         status[s] = decode_stream(buf, starts[s], starts[s] + lengths[s], seg)
 
 
 @njit(cache=True, parallel=True)
-def decode_slots(buf, starts, lengths, out, out_offsets, order, slots, status):
-    for i in prange(slots.size - 1):
-        decode_slot(buf, starts, lengths, out, out_offsets, order, slots[i], slots[i + 1], status)
+def decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, status):
+    taken = np.zeros(1, np.int64)
+    for _ in prange(n_workers):
+        decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status)

@@ -3,13 +3,13 @@
 A coder turns one stream of int64 symbols into self-contained bytes and back,
 given the symbol count (the container stores counts and byte lengths). Coders
 work on *batches* of streams so that the kernels can run them in parallel
-(``prange`` over streams); the bytes of each stream never depend on the
-thread count because every stream is coded independently.
+(threads take streams from a shared counter, see :func:`schedule`); the bytes
+of each stream never depend on the thread count because every stream is
+coded independently.
 """
 
 from __future__ import annotations
 
-import heapq
 from abc import ABC, abstractmethod
 
 import numba
@@ -96,32 +96,27 @@ def raise_for_status(status: np.ndarray, what: str) -> None:
     raise CorruptStreamError(f"{what}: stream {s} is corrupt")
 
 
-def plan_slots(sizes) -> tuple[np.ndarray, np.ndarray]:
-    """Assign streams to worker slots for a ``prange`` over slots.
+def schedule(sizes) -> tuple[np.ndarray, int]:
+    """The order in which threads take streams, and how many threads to run.
 
-    Streams go longest first to the least loaded slot (LPT scheduling), one
-    slot per numba thread at most, so two large streams never share a thread
-    while another idles (numba's ``prange`` splits its range statically). The
-    bytes never depend on this plan: every stream is coded on its own.
+    Threads take streams one at a time from a shared counter (dynamic
+    scheduling, ``_kernels/atomic.py``), largest first, so the long streams
+    start early and the short ones fill in at the end; a thread on a faster
+    or less loaded core simply takes more streams. The bytes never depend on
+    the schedule: every stream is coded on its own.
 
-    Returns ``(order, bounds)``: slot ``i`` handles streams
-    ``order[bounds[i]:bounds[i+1]]``.
+    Returns ``(order, n_workers)``, ``n_workers = min(len(sizes), numba
+    threads)`` (at least 1).
+
+    Examples
+    --------
+    >>> order, n_workers = schedule([5, 100, 3])
+    >>> order.tolist(), n_workers >= 1
+    ([1, 0, 2], True)
     """
     sizes = np.asarray(sizes, np.int64)
-    k = sizes.size
-    n_slots = max(1, min(k, numba.get_num_threads()))
-    if n_slots == 1:
-        return np.arange(k, dtype=np.int64), np.array([0, k], np.int64)
-    heap = [(0, i) for i in range(n_slots)]
-    members: list[list[int]] = [[] for _ in range(n_slots)]
-    for s in np.argsort(-sizes, kind="stable"):
-        load, i = heapq.heappop(heap)
-        members[i].append(int(s))
-        heapq.heappush(heap, (load + int(sizes[s]) + 64, i))  # + 64: per-stream overhead
-    order = np.array([s for m in members for s in m], np.int64)
-    bounds = np.zeros(n_slots + 1, np.int64)
-    np.cumsum([len(m) for m in members], out=bounds[1:])
-    return order, bounds
+    order = np.argsort(-sizes, kind="stable").astype(np.int64)
+    return order, max(1, min(sizes.size, numba.get_num_threads()))
 
 
 #: Output room reserved per symbol beyond the token codes, in bits, before the
@@ -136,12 +131,13 @@ class KernelCoder(Coder):
     The module provides ``bound_bytes(n, extra_bits)`` (the most bytes a
     stream of ``n`` symbols with ``extra_bits`` extra bits can take),
     ``capacities``, ``encode_bound(sym)`` (``bound_bytes`` for the stream's
-    largest extra bits, one min/max pass), ``encode_slot``/``encode_slots``
+    largest extra bits, one min/max pass), ``encode_worker``/``encode_workers``
     (which write -1 as the length of a stream that does not fit its
-    capacity) and ``decode_slot``/``decode_slots`` (slot = a group of streams
-    run by one thread, see :func:`plan_slots`). Subclasses set ``_kernels``
-    and may pass coder parameters through :meth:`_encode_args` (appended to
-    the encoder kernels' arguments).
+    capacity) and ``decode_worker``/``decode_workers`` (a worker = one thread
+    taking streams in :func:`schedule` order from a shared counter; the
+    ``_workers`` kernels run several in parallel). Subclasses set
+    ``_kernels`` and may pass coder parameters through :meth:`_encode_args`
+    (appended to the encoder kernels' arguments).
     """
 
     _kernels = None
@@ -149,13 +145,13 @@ class KernelCoder(Coder):
     def _encode_args(self) -> tuple:
         return ()
 
-    def _encode_into(self, symbols, offsets, order, slots, buf, buf_starts, caps, lengths):
+    def _encode_into(self, symbols, offsets, order, n_workers, buf, buf_starts, caps, lengths):
         K = self._kernels
         out = (buf, buf_starts, caps, lengths, *self._encode_args())
-        if slots.size == 2:
-            K.encode_slot(symbols, offsets, order, 0, order.size, *out)
-        elif order.size:
-            K.encode_slots(symbols, offsets, order, slots, *out)
+        if n_workers == 1:
+            K.encode_worker(symbols, offsets, order, np.zeros(1, np.int64), *out)
+        else:
+            K.encode_workers(n_workers, symbols, offsets, order, *out)
 
     def encode_batch(self, symbols, offsets):
         """Code every stream; return ``(buf, starts, lengths)``.
@@ -178,8 +174,8 @@ class KernelCoder(Coder):
         np.cumsum(caps, out=buf_starts[1:])
         buf = np.empty(int(buf_starts[-1]), np.uint8)
         lengths = np.zeros(k, np.int64)
-        order, slots = plan_slots(counts)
-        self._encode_into(symbols, offsets, order, slots, buf, buf_starts, caps, lengths)
+        order, n_workers = schedule(counts)
+        self._encode_into(symbols, offsets, order, n_workers, buf, buf_starts, caps, lengths)
         over = np.flatnonzero(lengths < 0)
         if over.size:
             exact = np.array(
@@ -189,9 +185,9 @@ class KernelCoder(Coder):
             grown[: buf.size] = buf
             buf_starts[over] = buf.size + np.cumsum(exact) - exact
             caps[over] = exact
-            order, slots = plan_slots(counts[over])
+            order, n_workers = schedule(counts[over])
             order = over[order]
-            self._encode_into(symbols, offsets, order, slots, grown, buf_starts, caps, lengths)
+            self._encode_into(symbols, offsets, order, n_workers, grown, buf_starts, caps, lengths)
             buf = grown
             if (lengths < 0).any():  # pragma: no cover - encode_bound is an upper bound
                 raise AssertionError(f"{self.name}: a stream exceeded its exact bound")
@@ -220,10 +216,11 @@ class KernelCoder(Coder):
         np.cumsum(counts, out=out_offsets[1:])
         out = np.empty(int(out_offsets[-1]), np.int64)
         status = np.zeros(k, np.int64)
-        order, slots = plan_slots(counts)
-        if slots.size == 2:
-            K.decode_slot(buf, starts, lengths, out, out_offsets, order, 0, k, status)
-        elif k:
-            K.decode_slots(buf, starts, lengths, out, out_offsets, order, slots, status)
+        order, n_workers = schedule(counts)
+        if n_workers == 1:
+            taken = np.zeros(1, np.int64)
+            K.decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status)
+        else:
+            K.decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, status)
         raise_for_status(status, f"{self.name} decoder")
         return out

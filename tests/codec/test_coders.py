@@ -19,6 +19,7 @@ from codec._kernels import bitio
 from codec._kernels import huffman as hk
 from codec._kernels import range_coder as rc
 from codec._kernels import tokens as tk
+from codec._kernels.atomic import fetch_add
 from codec.coders import (
     AdaptiveArithmeticCoder,
     available_coders,
@@ -28,7 +29,7 @@ from codec.coders import (
     lzw_compress,
     lzw_decompress,
 )
-from codec.coders.base import plan_slots
+from codec.coders.base import schedule
 from codec.errors import CodecError, CorruptStreamError
 
 CODERS = ["arithmetic", "huffman", "lzw", "adaptive"]
@@ -134,14 +135,58 @@ def test_batches_are_independent_of_threads_and_plan(coder):
         assert data == c.encode(s)
 
 
-def test_plan_slots_is_a_balanced_partition():
+def test_schedule_takes_streams_largest_first():
     sizes = np.array([5, 100, 3, 100, 7, 0, 50])
-    order, bounds = plan_slots(sizes)
-    assert sorted(order.tolist()) == list(range(sizes.size))
-    assert bounds[0] == 0 and bounds[-1] == sizes.size
-    loads = [sizes[order[a:b]].sum() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    if len(loads) > 1:  # the two large streams never share a slot
-        assert max(loads) <= 160
+    order, n_workers = schedule(sizes)
+    assert order.tolist() == [1, 3, 6, 4, 0, 2, 5]
+    assert 1 <= n_workers <= min(sizes.size, numba.get_num_threads())
+    assert schedule([])[1] == 1
+
+
+@numba.njit(parallel=True)
+def _take_all(n_items, n_workers, taken, times_taken, worker_of):
+    for w in numba.prange(n_workers):
+        while True:
+            j = fetch_add(taken, 0, 1)
+            if j >= n_items:
+                break
+            times_taken[j] += 1  # each j is handed to one worker only: no race
+            worker_of[j] = w
+
+
+def test_shared_counter_hands_out_every_item_once():
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        for _ in range(20):
+            taken = np.zeros(1, np.int64)
+            times_taken = np.zeros(5000, np.int64)
+            worker_of = np.full(5000, -1, np.int64)
+            _take_all(5000, 2, taken, times_taken, worker_of)
+            assert (times_taken == 1).all()
+            assert taken[0] == 5000 + 2  # one failed take per worker
+    finally:
+        numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("coder", CODERS)
+def test_many_small_streams_with_two_threads(coder):
+    c = get_coder(coder)
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 40, 600)
+    offsets = np.zeros(counts.size + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    symbols = rng.integers(-3, 4, int(offsets[-1]))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        buf, starts, lengths = c.encode_batch(symbols, offsets)
+        assert np.array_equal(c.decode_batch(buf, starts, lengths, counts), symbols)
+    finally:
+        numba.set_num_threads(before)
+    for s in range(0, counts.size, 37):
+        a, b = starts[s], starts[s] + lengths[s]
+        assert buf[a:b].tobytes() == c.encode(symbols[offsets[s] : offsets[s + 1]])
 
 
 def test_decode_batch_rejects_extents_outside_the_buffer():
