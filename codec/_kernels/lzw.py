@@ -20,7 +20,7 @@ the extra bits of large tokens follow the code bits as a separate bit string.
 import numpy as np
 from numba import njit, prange
 
-from .atomic import fetch_add
+from .batch import fetch_add, largest_first, plan_decode, plan_output
 from .bitio import read_varint, write_varint
 from .tokens import (
     DIRECT_TOKENS,
@@ -410,7 +410,7 @@ def decode_stream(buf, start, end, out):
 
 # ---------------------------------------------------------------------------
 # batches: threads take the streams in ``order`` one at a time from a shared counter
-# (see coders/base.py and atomic.py); a stream's bytes never depend on the thread.
+# (see coders/base.py and batch.py); a stream's bytes never depend on the thread.
 # A worker allocates its work arrays once, for the longest stream (the first).
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
@@ -454,3 +454,40 @@ def decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, sta
     taken = np.zeros(1, np.int64)
     for _ in prange(n_workers):
         decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status)
+
+
+@njit(cache=True, nogil=True)
+def encode_batch(symbols, offsets, extra_per_symbol, n_workers):
+    """Room per stream from its symbol count, then every stream coded by ``n_workers`` threads.
+
+    Returns ``(buf, buf_starts, caps, lengths, n_over)``; ``lengths[s] = -1``
+    where stream ``s`` needs more than its room ``caps[s]`` (``n_over`` such
+    streams; see coders/base.py).
+    """
+    counts = offsets[1:] - offsets[:-1]
+    caps = np.empty(counts.size, np.int64)
+    capacities(counts, extra_per_symbol, caps)
+    buf, buf_starts = plan_output(caps)
+    lengths = np.zeros(counts.size, np.int64)
+    order = largest_first(counts)
+    encode_workers(n_workers, symbols, offsets, order, buf, buf_starts, caps, lengths)
+    n_over = np.int64(0)
+    for s in range(lengths.size):
+        n_over += lengths[s] < 0
+    return buf, buf_starts, caps, lengths, n_over
+
+
+@njit(cache=True, nogil=True)
+def decode_batch(buf, starts, lengths, counts, n_workers):
+    """Every stream decoded by ``n_workers`` threads: ``(ok, out, status, worst)``.
+
+    ``ok`` is False when an extent or count is invalid (nothing decoded);
+    ``worst`` is the largest stream status (0: every stream decoded).
+    """
+    ok, out, out_offsets = plan_decode(buf.size, starts, lengths, counts)
+    status = np.zeros(counts.size, np.int64)
+    if not ok or counts.size == 0:
+        return ok, out, status, np.int64(0)
+    order = largest_first(counts)
+    decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, status)
+    return ok, out, status, status.max()

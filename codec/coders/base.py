@@ -3,9 +3,9 @@
 A coder turns one stream of int64 symbols into self-contained bytes and back,
 given the symbol count (the container stores counts and byte lengths). Coders
 work on *batches* of streams so that the kernels can run them in parallel
-(threads take streams from a shared counter, see :func:`schedule`); the bytes
-of each stream never depend on the thread count because every stream is
-coded independently.
+(threads take streams from a shared counter, see ``_kernels/batch.py``); the
+bytes of each stream never depend on the thread count because every stream
+is coded independently.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 import numba
 import numpy as np
 
+from .._kernels.batch import largest_first
 from ..errors import CorruptStreamError, TruncatedStreamError
 
 STATUS_OK, STATUS_TRUNCATED, STATUS_CORRUPT = 0, 1, 2
@@ -96,27 +97,9 @@ def raise_for_status(status: np.ndarray, what: str) -> None:
     raise CorruptStreamError(f"{what}: stream {s} is corrupt")
 
 
-def schedule(sizes) -> tuple[np.ndarray, int]:
-    """The order in which threads take streams, and how many threads to run.
-
-    Threads take streams one at a time from a shared counter (dynamic
-    scheduling, ``_kernels/atomic.py``), largest first, so the long streams
-    start early and the short ones fill in at the end; a thread on a faster
-    or less loaded core simply takes more streams. The bytes never depend on
-    the schedule: every stream is coded on its own.
-
-    Returns ``(order, n_workers)``, ``n_workers = min(len(sizes), numba
-    threads)`` (at least 1).
-
-    Examples
-    --------
-    >>> order, n_workers = schedule([5, 100, 3])
-    >>> order.tolist(), n_workers >= 1
-    ([1, 0, 2], True)
-    """
-    sizes = np.asarray(sizes, np.int64)
-    order = np.argsort(-sizes, kind="stable").astype(np.int64)
-    return order, max(1, min(sizes.size, numba.get_num_threads()))
+def n_workers(n_streams: int) -> int:
+    """Threads for a batch: one per stream up to numba's thread count (at least 1)."""
+    return max(1, min(n_streams, numba.get_num_threads()))
 
 
 #: Output room reserved per symbol beyond the token codes, in bits, before the
@@ -128,30 +111,21 @@ GUESS_EXTRA_BITS = 2
 class KernelCoder(Coder):
     """A coder whose kernels module follows the batch convention of ``_kernels/huffman.py``.
 
-    The module provides ``bound_bytes(n, extra_bits)`` (the most bytes a
-    stream of ``n`` symbols with ``extra_bits`` extra bits can take),
-    ``capacities``, ``encode_bound(sym)`` (``bound_bytes`` for the stream's
-    largest extra bits, one min/max pass), ``encode_worker``/``encode_workers``
-    (which write -1 as the length of a stream that does not fit its
-    capacity) and ``decode_worker``/``decode_workers`` (a worker = one thread
-    taking streams in :func:`schedule` order from a shared counter; the
-    ``_workers`` kernels run several in parallel). Subclasses set
-    ``_kernels`` and may pass coder parameters through :meth:`_encode_args`
-    (appended to the encoder kernels' arguments).
+    The module provides ``encode_batch(symbols, offsets, extra_per_symbol,
+    n_workers, *args)`` and ``decode_batch(buf, starts, lengths, counts,
+    n_workers)``, one compiled call each for a whole batch: threads take the
+    streams, largest first, from a shared counter (``_kernels/batch.py``).
+    For the rare stream that outgrows the room the encoder planned from its
+    symbol count, it also provides ``encode_bound(sym)`` (an upper bound from
+    one min/max pass) and ``encode_workers`` (code given streams into given
+    room). Subclasses set ``_kernels`` and may pass coder parameters through
+    :meth:`_encode_args` (appended to the encoder kernels' arguments).
     """
 
     _kernels = None
 
     def _encode_args(self) -> tuple:
         return ()
-
-    def _encode_into(self, symbols, offsets, order, n_workers, buf, buf_starts, caps, lengths):
-        K = self._kernels
-        out = (buf, buf_starts, caps, lengths, *self._encode_args())
-        if n_workers == 1:
-            K.encode_worker(symbols, offsets, order, np.zeros(1, np.int64), *out)
-        else:
-            K.encode_workers(n_workers, symbols, offsets, order, *out)
 
     def encode_batch(self, symbols, offsets):
         """Code every stream; return ``(buf, starts, lengths)``.
@@ -167,17 +141,12 @@ class KernelCoder(Coder):
         symbols = np.ascontiguousarray(symbols, np.int64)
         offsets = np.ascontiguousarray(offsets, np.int64)
         k = offsets.size - 1
-        counts = np.diff(offsets)
-        caps = np.zeros(k, np.int64)
-        K.capacities(counts, GUESS_EXTRA_BITS, caps)
-        buf_starts = np.zeros(k + 1, np.int64)
-        np.cumsum(caps, out=buf_starts[1:])
-        buf = np.empty(int(buf_starts[-1]), np.uint8)
-        lengths = np.zeros(k, np.int64)
-        order, n_workers = schedule(counts)
-        self._encode_into(symbols, offsets, order, n_workers, buf, buf_starts, caps, lengths)
-        over = np.flatnonzero(lengths < 0)
-        if over.size:
+        args = self._encode_args()
+        buf, buf_starts, caps, lengths, n_over = K.encode_batch(
+            symbols, offsets, GUESS_EXTRA_BITS, n_workers(k), *args
+        )
+        if n_over:
+            over = np.flatnonzero(lengths < 0)
             exact = np.array(
                 [K.encode_bound(symbols[offsets[s] : offsets[s + 1]]) for s in over], np.int64
             )
@@ -185,16 +154,24 @@ class KernelCoder(Coder):
             grown[: buf.size] = buf
             buf_starts[over] = buf.size + np.cumsum(exact) - exact
             caps[over] = exact
-            order, n_workers = schedule(counts[over])
-            order = over[order]
-            self._encode_into(symbols, offsets, order, n_workers, grown, buf_starts, caps, lengths)
+            order = over[largest_first(np.diff(offsets)[over])]
+            K.encode_workers(
+                n_workers(over.size),
+                symbols,
+                offsets,
+                order,
+                grown,
+                buf_starts,
+                caps,
+                lengths,
+                *args,
+            )
             buf = grown
             if (lengths < 0).any():  # pragma: no cover - encode_bound is an upper bound
                 raise AssertionError(f"{self.name}: a stream exceeded its exact bound")
         return buf, buf_starts[:-1], lengths
 
     def decode_batch(self, buf, starts, lengths, counts):
-        K = self._kernels
         buf = np.ascontiguousarray(buf, np.uint8)
         if buf.flags.writeable:  # one compiled specialisation: decoders take read-only bytes
             buf = buf.view()
@@ -205,22 +182,11 @@ class KernelCoder(Coder):
         k = counts.size
         if starts.size != k or lengths.size != k:
             raise ValueError("starts, lengths and counts must have the same size")
-        if k and (
-            (counts < 0).any()
-            or (starts < 0).any()
-            or (lengths < 0).any()
-            or (starts + lengths > buf.size).any()
-        ):
+        ok, out, status, worst = self._kernels.decode_batch(
+            buf, starts, lengths, counts, n_workers(k)
+        )
+        if not ok:
             raise ValueError("negative counts, or stream extents outside the buffer")
-        out_offsets = np.zeros(k + 1, np.int64)
-        np.cumsum(counts, out=out_offsets[1:])
-        out = np.empty(int(out_offsets[-1]), np.int64)
-        status = np.zeros(k, np.int64)
-        order, n_workers = schedule(counts)
-        if n_workers == 1:
-            taken = np.zeros(1, np.int64)
-            K.decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status)
-        else:
-            K.decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, status)
-        raise_for_status(status, f"{self.name} decoder")
+        if worst:
+            raise_for_status(status, f"{self.name} decoder")
         return out

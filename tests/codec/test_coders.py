@@ -19,7 +19,7 @@ from codec._kernels import bitio
 from codec._kernels import huffman as hk
 from codec._kernels import range_coder as rc
 from codec._kernels import tokens as tk
-from codec._kernels.atomic import fetch_add
+from codec._kernels.batch import fetch_add, largest_first
 from codec.coders import (
     AdaptiveArithmeticCoder,
     available_coders,
@@ -29,7 +29,7 @@ from codec.coders import (
     lzw_compress,
     lzw_decompress,
 )
-from codec.coders.base import schedule
+from codec.coders.base import n_workers
 from codec.errors import CodecError, CorruptStreamError
 
 CODERS = ["arithmetic", "huffman", "lzw", "adaptive"]
@@ -135,12 +135,11 @@ def test_batches_are_independent_of_threads_and_plan(coder):
         assert data == c.encode(s)
 
 
-def test_schedule_takes_streams_largest_first():
+def test_streams_are_taken_largest_first_one_thread_per_stream_at_most():
     sizes = np.array([5, 100, 3, 100, 7, 0, 50])
-    order, n_workers = schedule(sizes)
-    assert order.tolist() == [1, 3, 6, 4, 0, 2, 5]
-    assert 1 <= n_workers <= min(sizes.size, numba.get_num_threads())
-    assert schedule([])[1] == 1
+    assert largest_first(sizes).tolist() == [1, 3, 6, 4, 0, 2, 5]
+    assert 1 <= n_workers(sizes.size) <= min(sizes.size, numba.get_num_threads())
+    assert n_workers(0) == 1 and n_workers(1) == 1
 
 
 @numba.njit(parallel=True)
