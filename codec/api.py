@@ -17,6 +17,7 @@ import numpy as np
 
 from . import container
 from .quantized import FLOAT_DTYPES, QuantizedArray, coder_candidates, read_quantized
+from .quantizers.codebook import MAX_LEVELS as MAX_CODEBOOK_LEVELS
 from .quantizers.codebook import CodebookQuantizer
 from .quantizers.lattice import LatticeQuantizer, get_lattice
 
@@ -101,6 +102,7 @@ def encode(
     weights=None,
     dead_zone: float = 0.0,
     method: str | None = None,
+    max_levels: int | None = None,
 ) -> bytes:
     r"""Compress a float array to bytes (quantize, then entropy-code).
 
@@ -155,6 +157,11 @@ def encode(
         Design algorithm: ``"dp"`` (exactly optimal dynamic programming, the
         default) or ``"clg"`` (Chou–Lookabaugh–Gray iteration) for ECSQ;
         ``"dp"`` (default) or ``"lloyd"`` for k-means.
+    max_levels : int, optional
+        ECSQ, and k-means under ``rate=``/``distortion=``: the most cells the
+        design may use (default 256). The index entropy stays below
+        ``log2(max_levels)`` (k-means' well below it), so a rate above about
+        8 bits per element needs more; the exact designs slow down with it.
 
     Returns
     -------
@@ -220,6 +227,7 @@ _ENCODE_OPTIONS = {
     "weights": None,
     "dead_zone": 0.0,
     "method": None,
+    "max_levels": None,
 }
 SCALAR_QUANTIZERS = ("uniform", "ecsq", "kmeans")
 # Which rate-control options each quantizer accepts (at most one may be given).
@@ -275,6 +283,8 @@ def _plan(x, opts: dict):
         for k in ("weights", "method"):
             if opts[k] is not None:
                 raise ValueError(f"{k}= applies to the scalar quantizers (uniform, ecsq, kmeans)")
+        if opts["max_levels"] is not None:
+            raise ValueError("max_levels= applies to quantizer='ecsq' or 'kmeans'")
         if opts["dead_zone"]:
             raise ValueError("dead_zone= applies to quantizer='uniform'")
         lat = get_lattice(DEFAULT_LATTICE if opts["lattice"] is None else opts["lattice"])
@@ -316,6 +326,22 @@ def _plan(x, opts: dict):
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValueError("weights must be finite and non-negative")
         weights = w
+    max_levels = opts["max_levels"]
+    if max_levels is not None:
+        if kind not in _METHODS or "levels" in target:
+            raise ValueError(
+                "max_levels= applies to quantizer='ecsq', and to 'kmeans' with rate= or "
+                "distortion= (levels= fixes the number of levels)"
+            )
+        if (
+            isinstance(max_levels, bool)
+            or not isinstance(max_levels, numbers.Integral)
+            or not 1 <= max_levels <= MAX_CODEBOOK_LEVELS
+        ):
+            raise ValueError(
+                f"max_levels must be an integer in [1, {MAX_CODEBOOK_LEVELS}], got {max_levels!r}"
+            )
+        max_levels = int(max_levels)
     chunk_elements = _check_chunk_size(opts["chunk_size"], 1)
     return _ScalarPlan(
         values=flat,
@@ -323,6 +349,7 @@ def _plan(x, opts: dict):
         weights=weights,
         dead_zone=float(dead_zone),
         method=method or ("dp" if kind in _METHODS else None),
+        max_levels=max_levels,
         chunk_elements=chunk_elements,
         **common,
     )
@@ -388,6 +415,7 @@ class _ScalarPlan:
     weights: np.ndarray | None
     dead_zone: float
     method: str | None
+    max_levels: int | None
     seed: int
     chunk_elements: int
     coder: str
@@ -435,6 +463,8 @@ class _ScalarPlan:
             extra = {"method": self.method}
             if self.kind == "kmeans":
                 extra["seed"] = self.seed
+            if self.max_levels is not None and "levels" not in target:
+                extra["max_levels"] = self.max_levels
         if "entropy" in target:
             return S.design_for_rate(x, target["entropy"], quantizer=self.kind, **common, **extra)
         if "mse" in target:

@@ -135,6 +135,14 @@ def test_corrupt_codebooks_raise():
         ({"lattice": "E8", "weights": np.ones(10)}, ValueError),
         ({"lattice": "E8", "dead_zone": 0.5}, ValueError),
         ({"quantizer": "pq"}, ValueError),
+        ({"quantizer": "ecsq", "lam": 0.01, "max_levels": 8}, None),
+        ({"quantizer": "kmeans", "rate": 1.0, "max_levels": 8}, None),
+        ({"max_levels": 8}, ValueError),
+        ({"quantizer": "uniform", "step": 0.1, "max_levels": 8}, ValueError),
+        ({"quantizer": "kmeans", "levels": 4, "max_levels": 8}, ValueError),
+        ({"quantizer": "ecsq", "max_levels": 0}, ValueError),
+        ({"quantizer": "ecsq", "max_levels": True}, ValueError),
+        ({"quantizer": "ecsq", "max_levels": 2.5}, ValueError),
     ],
 )
 def test_option_validation(kwargs, exc):
@@ -144,3 +152,16 @@ def test_option_validation(kwargs, exc):
     else:
         with pytest.raises(exc):
             codec.encode(x, **kwargs)
+
+
+@pytest.mark.parametrize("quantizer, method", [("ecsq", "clg"), ("kmeans", "lloyd")])
+def test_rates_above_8_bits_need_and_take_max_levels(quantizer, method):
+    """256 cells carry at most 8 bits: the error names max_levels, and passing it works."""
+    x = np.random.default_rng(21).standard_normal(2**14)
+    with pytest.raises(ValueError, match="max_levels"):
+        codec.encode(x, quantizer=quantizer, method=method, rate=8.3)
+    blob = codec.encode(x, quantizer=quantizer, method=method, rate=8.3, max_levels=1024)
+    assert abs(8.0 * len(blob) / x.size - 8.3) <= 0.05
+    mse = np.mean((codec.decode(blob) - x) ** 2)
+    lower = codec.decode(codec.encode(x, quantizer=quantizer, method=method, rate=7.0))
+    assert mse < 0.5 * np.mean((lower - x) ** 2)  # 1.3 bits more buy > 3 dB
