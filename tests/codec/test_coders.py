@@ -491,6 +491,18 @@ def test_bytes_match_the_reference_encoder(coder, x):
     assert get_coder(coder).encode(x) == REFERENCES[coder](x)
 
 
+@pytest.mark.parametrize("dominant", [-3, 0, 3])  # lowest, middle, highest token
+@pytest.mark.parametrize("p_other", [0.9, 0.05, 0.003])
+def test_skewed_range_coder_bytes_match_the_reference(dominant, p_other):
+    """Skewed streams, where a dominant highest token sits at the top of the interval
+    and carries often: the same bytes as the exact-integer reference."""
+    rng = np.random.default_rng(abs(dominant) * 7 + int(p_other * 1000))
+    x = np.where(rng.random(20_000) < p_other, rng.integers(-3, 4, 20_000), dominant)
+    blob = get_coder("arithmetic").encode(x)
+    assert blob == reference_range_coder(x)
+    assert np.array_equal(get_coder("arithmetic").decode(blob, x.size), x)
+
+
 def test_lzw_reference_through_a_dictionary_reset():
     rng = np.random.default_rng(9)
     x = rng.integers(0, 64, 150_000)  # > 2**16 codes: at least one reset
