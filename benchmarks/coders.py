@@ -17,7 +17,9 @@ zstandard levels 3 and 19, zlib level 9, bz2 level 9 and lzma preset 6 on the
 symbols as int8 (int16 when they do not fit) bytes. Times are the best of
 ``repeats`` runs (and of at least 0.4 s of runs) after a warm-up, in the same
 process. Then each rdcodec coder codes the Gaussian data as 16 streams (16
-chunks) with 1 and with 2 numba threads. Writes ``benchmarks/results/coders.json``.
+chunks) with 1 and with 2 numba threads, the two alternating round after
+round, beside two control loops (latency- and throughput-bound) timed in the
+same rounds. Writes ``benchmarks/results/coders.json``.
 """
 
 from __future__ import annotations
