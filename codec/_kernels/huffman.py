@@ -22,8 +22,8 @@ Code-length table: for each used token (``L[t] > 0``) in increasing order,
 ``L_prev`` is the previous used length (0 at first); token ``A − 1`` is used.
 
 The decoder is table driven: one lookup of the next ``PRIMARY_BITS`` (11)
-bits resolves every code of up to 11 bits, and two codes at once when both
-fit in the 11 bits; longer codes fall back to a canonical search over
+bits resolves every code of up to 11 bits, and up to four codes at once when
+they fit in the 11 bits; longer codes fall back to a canonical search over
 lengths 12..15. Every table entry, length and bit
 position is validated: an over-subscribed table (Kraft sum > 1), a code that
 is not in the table, reading past the end, or bytes/non-zero padding left
@@ -339,6 +339,16 @@ def _refill(buf, pos, end, bitbuf, bitcnt, pad):
 
 
 @njit(cache=True, nogil=True)
+def _put4(out, i, vals, e):
+    """``out[i:i + 4]`` = the values of the four token fields of table entry ``e``."""
+    u = np.uint64(i)
+    out[u] = vals[np.uint64((e >> 8) & 8191)]
+    out[u + np.uint64(1)] = vals[np.uint64((e >> 21) & 8191)]
+    out[u + np.uint64(2)] = vals[np.uint64((e >> 34) & 8191)]
+    out[u + np.uint64(3)] = vals[np.uint64((e >> 47) & 8191)]
+
+
+@njit(cache=True, nogil=True)
 def decode_stream(buf, start, end, out):
     """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
     n = out.size
@@ -378,10 +388,12 @@ def decode_stream(buf, start, end, out):
             lo = c << (PRIMARY_BITS - b)
             for e in range(lo, lo + (np.int64(1) << (PRIMARY_BITS - b))):
                 single[e] = (t << 4) | b
-    # Primary table: one lookup of PRIMARY_BITS bits yields up to two symbols. Entry =
-    # bits | advance << 5 | SLOW << 7 | token1 << 8 | token2 << 21 | len1 << 34, where
-    # bits = code bits of the `advance` (1 or 2) symbols it decodes; SLOW marks a code
-    # longer than the table (0 bits: search the canonical code) or a token with extra bits.
+    # Primary table: one lookup of PRIMARY_BITS bits yields up to four symbols. Entry =
+    # bits | count << 4 | SLOW << 7 | token_k << (8 + 13 k) (k = 0..3) | len1 << 60, where
+    # bits = code bits of the `count` (1 to 4) symbols it decodes and len1 those of the
+    # first; SLOW marks a code longer than the table (0 bits: search the canonical code)
+    # or a token with extra bits. Four symbols per lookup pay off on skewed streams
+    # (pruned weights: a 1-bit code for zero).
     pmask = (np.int64(1) << PRIMARY_BITS) - 1
     table = np.zeros(1 << PRIMARY_BITS, np.int64)
     for e in range(1 << PRIMARY_BITS):
@@ -392,16 +404,21 @@ def decode_stream(buf, start, end, out):
         b1 = s1 & 15
         t1 = s1 >> 4
         if t1 >= DIRECT_TOKENS:
-            table[e] = b1 | (np.int64(1) << 5) | _SLOW | (t1 << 8) | (b1 << 34)
+            table[e] = b1 | (np.int64(1) << 4) | _SLOW | (t1 << 8) | (b1 << 60)
             continue
-        entry = b1 | (np.int64(1) << 5) | (t1 << 8) | (b1 << 34)
-        if b1 < PRIMARY_BITS:
-            s2 = single[(e << b1) & pmask]
-            b2 = s2 & 15
-            t2 = s2 >> 4
-            if s2 != 0 and b1 + b2 <= PRIMARY_BITS and t2 < DIRECT_TOKENS:
-                entry = (b1 + b2) | (np.int64(2) << 5) | (t1 << 8) | (t2 << 21) | (b1 << 34)
-        table[e] = entry
+        entry = (t1 << 8) | (b1 << 60)
+        used = b1
+        count = np.int64(1)
+        while count < 4 and used < PRIMARY_BITS:
+            sk = single[(e << used) & pmask]
+            bk = sk & 15
+            tk = sk >> 4
+            if sk == 0 or used + bk > PRIMARY_BITS or tk >= DIRECT_TOKENS:
+                break
+            entry |= tk << (8 + 13 * count)
+            used += bk
+            count += 1
+        table[e] = entry | used | (count << 4)
     n_direct = min(alphabet, DIRECT_TOKENS)
     vals = np.empty(n_direct, np.int64)
     for t in range(n_direct):
@@ -429,26 +446,24 @@ def decode_stream(buf, start, end, out):
                 pos, bitbuf, bitcnt, pad = _refill(buf, pos, end, bitbuf, bitcnt, pad)
                 if pad >= 8:
                     return TRUNCATED
-        # Fast path, branch-free on the number of symbols: write two values, advance
-        # by one or two (a second value that is not real is overwritten next). Two
+        # Fast path, branch-free on the number of symbols: write four values, advance
+        # by one to four (values that are not real are overwritten next). Two
         # lookups per refill: each consumes at most PRIMARY_BITS of the >= 32 bits.
         e = table[(bitbuf >> (bitcnt - PRIMARY_BITS)) & pmask]
-        if (e & _SLOW) == 0 and i + 1 < n:
-            out[i] = vals[np.uint64((e >> 8) & 8191)]
-            out[i + 1] = vals[np.uint64((e >> 21) & 8191)]
-            bitcnt -= e & 31
-            i += (e >> 5) & 3
+        if (e & _SLOW) == 0 and i + 3 < n:
+            _put4(out, i, vals, e)
+            bitcnt -= e & 15
+            i += (e >> 4) & 7
             e = table[(bitbuf >> (bitcnt - PRIMARY_BITS)) & pmask]
-            if (e & _SLOW) == 0 and i + 1 < n:
-                out[i] = vals[np.uint64((e >> 8) & 8191)]
-                out[i + 1] = vals[np.uint64((e >> 21) & 8191)]
-                bitcnt -= e & 31
-                i += (e >> 5) & 3
+            if (e & _SLOW) == 0 and i + 3 < n:
+                _put4(out, i, vals, e)
+                bitcnt -= e & 15
+                i += (e >> 4) & 7
             continue
-        # One symbol the slow way: a long code, extra bits, or the last symbol.
-        if (e & 31) != 0:
+        # One symbol the slow way: a long code, extra bits, or one of the last three.
+        if (e & 15) != 0:
             t = (e >> 8) & 8191
-            bitcnt -= (e >> 34) & 15
+            bitcnt -= (e >> 60) & 15
         else:
             w = (bitbuf >> (bitcnt - MAX_CODE_BITS)) & ((np.int64(1) << MAX_CODE_BITS) - 1)
             t = np.int64(-1)

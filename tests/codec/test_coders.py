@@ -338,6 +338,20 @@ def test_huffman_decoder_handles_long_codes():
     assert np.array_equal(round_trip(get_coder("huffman"), x), x)
 
 
+@pytest.mark.parametrize("p_zero", [0.5, 0.97, 0.999])
+def test_huffman_decoder_multi_symbol_lookups_at_every_length(p_zero):
+    """Skewed streams (up to four codes per table lookup) of every length from 1 to 60,
+    with one large value (a token with extra bits: the slow path), so that the fast path,
+    the tail of the last three symbols and the slow path meet in many arrangements."""
+    rng = np.random.default_rng(int(p_zero * 1000))
+    c = get_coder("huffman")
+    for n in range(1, 61):
+        x = np.where(rng.random(n) < p_zero, 0, rng.integers(-3, 4, n))
+        if n > 8:
+            x[rng.integers(0, n)] = 10**6
+        assert np.array_equal(round_trip(c, x), x), n
+
+
 # ---------------------------------------------------------------------------
 # byte-exact reference encoders from docs/format.md §5
 # ---------------------------------------------------------------------------
