@@ -140,6 +140,17 @@ class KernelCoder(Coder):
         K = self._kernels
         symbols = np.ascontiguousarray(symbols, np.int64)
         offsets = np.ascontiguousarray(offsets, np.int64)
+        if (
+            offsets.ndim != 1
+            or offsets.size == 0
+            or offsets[0] < 0
+            or offsets[-1] > symbols.size
+            or (offsets[1:] < offsets[:-1]).any()
+        ):
+            raise ValueError(
+                "offsets must be a non-empty, non-decreasing 1-d array within the symbols "
+                "(stream s is symbols[offsets[s]:offsets[s + 1]])"
+            )
         k = offsets.size - 1
         args = self._encode_args()
         buf, buf_starts, caps, lengths, n_over = K.encode_batch(

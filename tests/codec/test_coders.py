@@ -188,6 +188,12 @@ def test_many_small_streams_with_two_threads(coder):
         assert buf[a:b].tobytes() == c.encode(symbols[offsets[s] : offsets[s + 1]])
 
 
+@pytest.mark.parametrize("offsets", [[0, 5, 3, 10], [0, 20], [], [-5, 5], [[0, 10]]])
+def test_encode_batch_rejects_bad_offsets(offsets):
+    with pytest.raises(ValueError, match="offsets"):
+        get_coder("huffman").encode_batch(np.arange(10), np.array(offsets, np.int64))
+
+
 def test_decode_batch_rejects_extents_outside_the_buffer():
     c = get_coder("huffman")
     with pytest.raises(ValueError):
