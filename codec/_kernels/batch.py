@@ -77,7 +77,9 @@ def plan_decode(buf_size, starts, lengths, counts):
     k = counts.size
     out_offsets = np.zeros(k + 1, np.int64)
     for s in range(k):
-        if counts[s] < 0 or starts[s] < 0 or lengths[s] < 0 or starts[s] + lengths[s] > buf_size:
+        if counts[s] < 0 or starts[s] < 0 or lengths[s] < 0 or starts[s] > buf_size:
+            return False, np.empty(0, np.int64), out_offsets
+        if lengths[s] > buf_size - starts[s]:  # not starts + lengths: that can overflow
             return False, np.empty(0, np.int64), out_offsets
         out_offsets[s + 1] = out_offsets[s] + counts[s]
     return True, np.empty(out_offsets[-1], np.int64), out_offsets

@@ -200,6 +200,10 @@ def test_decode_batch_rejects_extents_outside_the_buffer():
         c.decode_batch(np.zeros(4, np.uint8), np.array([2]), np.array([5]), np.array([3]))
     with pytest.raises(ValueError):
         c.decode_batch(np.zeros(4, np.uint8), np.array([0]), np.array([4]), np.array([-1]))
+    with pytest.raises(ValueError):  # start + length overflows int64
+        c.decode_batch(np.zeros(4, np.uint8), np.array([2**62]), np.array([2**62]), np.array([3]))
+    with pytest.raises(ValueError):
+        c.decode_batch(np.zeros(4, np.uint8), np.array([3]), np.array([2**63 - 2]), np.array([3]))
 
 
 def test_registry_ids_are_fixed():
