@@ -643,8 +643,44 @@ def design_uniform(
     step = _check_real(step, "step", positive=True)
     dead_zone = _check_real(dead_zone, "dead_zone")
     _check_choice(reconstruction, "reconstruction", ("midpoint", "centroid"))
+    if reconstruction == "midpoint":
+        return _design_uniform_midpoint(x, weights, step, dead_zone)
     d = _prepare(x, weights)
     return _design_uniform_prepared(d, step, dead_zone, reconstruction)
+
+
+def _design_uniform_midpoint(x: Any, weights: Any, step: float, dead_zone: float):
+    """:func:`design_uniform` with midpoint levels, without sorting the data.
+
+    The cells depend only on the data's range; the rate and distortion come
+    from one binning pass (the sorted runs the other designs build cost a
+    sort: 0.3 s of 0.4 s for 4M values).
+    """
+    a = _as_float_array(x)
+    w = _as_weights(weights, a.shape)
+    flat = a.reshape(-1)
+    levels, thresholds, zero_index = _uniform_cells(
+        float(flat.min()), float(flat.max()), step, dead_zone
+    )
+    cell = np.searchsorted(thresholds, flat, side="right")  # = number of thresholds <= x
+    counts = np.bincount(cell, minlength=levels.size).astype(np.float64)
+    err2 = (flat - levels[cell]) ** 2
+    mse = float(err2.sum() / flat.size) if w is None else float(np.dot(w, err2) / w.sum())
+    return ScalarCodebook(
+        levels=levels,
+        thresholds=thresholds,
+        method="uniform",
+        lam=None,
+        rate=_entropy_of_counts(counts),
+        distortion=mse,
+        n_iter=0,
+        info={
+            "step": step,
+            "dead_zone": dead_zone,
+            "reconstruction": "midpoint",
+            "zero_index": zero_index,
+        },
+    )
 
 
 def _uniform_cell(v: float, a: float, step: float) -> int:
@@ -655,32 +691,35 @@ def _uniform_cell(v: float, a: float, step: float) -> int:
     return -int(math.ceil((-a - v) / step))
 
 
-def _design_uniform_prepared(
-    d: _Data, step: float, dead_zone: float, reconstruction: str
-) -> ScalarCodebook:
+def _uniform_cells(vmin: float, vmax: float, step: float, dead_zone: float):
+    """``(levels, thresholds, zero_index)`` of the uniform cells covering [vmin, vmax]."""
     a = 0.5 * (1.0 + dead_zone) * step
-    kmin = _uniform_cell(float(d.v[0]), a, step) - 1
-    kmax = _uniform_cell(float(d.v[-1]), a, step) + 1
+    kmin = _uniform_cell(vmin, a, step) - 1
+    kmax = _uniform_cell(vmax, a, step) + 1
     if kmax - kmin + 1 > _MAX_UNIFORM_LEVELS:
         raise ValueError(
             f"step={step:g} needs {kmax - kmin + 1} cells to cover the data range "
-            f"[{d.v[0]:g}, {d.v[-1]:g}]; use a larger step (at most {_MAX_UNIFORM_LEVELS} cells)"
+            f"[{vmin:g}, {vmax:g}]; use a larger step (at most {_MAX_UNIFORM_LEVELS} cells)"
         )
     ks = np.arange(kmin, kmax + 1, dtype=np.float64)
     # upper edge of cell k: a + k·step for k >= 0, -(a + (-k-1)·step) for k < 0
     upper = np.where(ks[:-1] >= 0, a + ks[:-1] * step, -(a + (-ks[:-1] - 1.0) * step))
     mids = np.where(ks > 0, a + (ks - 0.5) * step, np.where(ks < 0, -(a + (-ks - 0.5) * step), 0.0))
     # keep only the cells from the one holding min(x) to the one holding max(x)
-    first = int(np.searchsorted(upper, d.v[0], side="right"))
-    last = int(np.searchsorted(upper, d.v[-1], side="right"))
-    thresholds = upper[first:last]
-    levels = mids[first : last + 1]
+    first = int(np.searchsorted(upper, vmin, side="right"))
+    last = int(np.searchsorted(upper, vmax, side="right"))
+    return mids[first : last + 1], upper[first:last], int(-(kmin + first))
+
+
+def _design_uniform_prepared(
+    d: _Data, step: float, dead_zone: float, reconstruction: str
+) -> ScalarCodebook:
+    levels, thresholds, zero_index = _uniform_cells(float(d.v[0]), float(d.v[-1]), step, dead_zone)
     if reconstruction == "centroid":
         lo, hi, _, cw, s1, _ = _cell_stats(d, thresholds)
         filled = (hi > lo) & (cw > 0)
         levels = np.where(filled, _centroids(d, lo, hi, cw, s1), levels)
         levels = np.maximum.accumulate(levels)  # centroids are sorted; guard rounding
-    zero_index = int(-(kmin + first))
     return _make(
         d,
         levels,

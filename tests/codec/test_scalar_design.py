@@ -595,3 +595,28 @@ def test_benchmark_main_smoke(capsys):
     assert res["method"] == ["rdcodec dp", "rdcodec lloyd", "rdcodec ecsq-dp", "rdcodec ecsq-clg"]
     assert res["mse"][0] <= res["mse"][1] * (1 + 1e-9)  # exact DP <= Lloyd
     assert "| n | K | method |" in capsys.readouterr().out
+
+
+def test_uniform_midpoint_without_sorting_matches_the_sorted_design():
+    """The midpoint design bins the data instead of sorting it: same cells, same rate,
+    the distortion to rounding (values on thresholds and repeated values included)."""
+    from codec.quantizers.scalar import _design_uniform_prepared, _prepare
+
+    rng = np.random.default_rng(77)
+    for trial in range(60):
+        n = int(rng.integers(1, 2000))
+        x = rng.standard_normal(n) * 10 ** rng.uniform(-3, 3)
+        if trial % 3 == 0:
+            x = np.round(x, 1)
+        step = float(np.std(x) * 10 ** rng.uniform(-2, 0.5)) or 0.1
+        dead_zone = float(rng.choice([0.0, 0.5, 1.0]))
+        w = rng.random(n) if trial % 2 else None
+        fast = design_uniform(x, step, dead_zone=dead_zone, weights=w)
+        ref = _design_uniform_prepared(_prepare(x, w), step, dead_zone, "midpoint")
+        assert np.array_equal(fast.levels, ref.levels)
+        assert np.array_equal(fast.thresholds, ref.thresholds)
+        assert fast.info == ref.info and fast.rate == ref.rate
+        assert fast.distortion == pytest.approx(ref.distortion, rel=1e-8, abs=1e-300)
+        rate, mse = S.evaluate(x, fast, weights=w)
+        assert fast.rate == pytest.approx(rate, abs=1e-12)
+        assert fast.distortion == pytest.approx(mse, rel=1e-9)
