@@ -10,9 +10,14 @@ costs one dispatch from Python.
 """
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from . import adaptive as ak
+from . import huffman as hk
+from . import lzw as lk
+from . import range_coder as rk
 
 
 @intrinsic
@@ -83,3 +88,135 @@ def plan_decode(buf_size, starts, lengths, counts):
             return False, np.empty(0, np.int64), out_offsets
         out_offsets[s + 1] = out_offsets[s] + counts[s]
     return True, np.empty(out_offsets[-1], np.int64), out_offsets
+
+
+# ---------------------------------------------------------------------------
+# the batch kernels of every coder: one copy, switching on the coder id
+# (ids of codec/coders: 1 arithmetic, 2 huffman, 3 lzw, 4 adaptive). Passing the
+# stream functions as arguments instead would make numba miss its on-disk cache.
+# ---------------------------------------------------------------------------
+ARITHMETIC, HUFFMAN, LZW, ADAPTIVE = 1, 2, 3, 4
+
+
+@njit(cache=True, nogil=True)
+def bound_bytes(coder, n, extra_bits):
+    """The coder's ``bound_bytes(n, extra_bits)``."""
+    if coder == ARITHMETIC:
+        return rk.bound_bytes(n, extra_bits)
+    if coder == HUFFMAN:
+        return hk.bound_bytes(n, extra_bits)
+    if coder == LZW:
+        return lk.bound_bytes(n, extra_bits)
+    return ak.bound_bytes(n, extra_bits)
+
+
+@njit(cache=True, nogil=True)
+def encode_worker(coder, params, symbols, offsets, order, taken, buf, buf_offsets, caps, lengths):
+    """One thread: take streams from ``taken`` and code them; ``params`` = the adaptive
+    coder's (rescale_bits, mode, n_classes, period). LZW's work arrays are allocated
+    once, for the longest stream (the first)."""
+    lzw = coder == LZW and order.size > 0
+    tok = np.empty(offsets[order[0] + 1] - offsets[order[0]] if lzw else 0, np.int32)
+    slots, keys = (
+        lk.new_encoder_tables() if lzw else (np.empty(0, np.uint16), np.empty(0, np.int32))
+    )
+    while True:
+        j = fetch_add(taken, 0, 1)
+        if j >= order.size:
+            return
+        s = order[j]
+        seg = symbols[offsets[s] : offsets[s + 1]]
+        start = buf_offsets[s]
+        if coder == ARITHMETIC:
+            end = rk.encode_stream_into(seg, buf, start, caps[s])
+        elif coder == HUFFMAN:
+            end = hk.encode_stream_into(seg, buf, start, caps[s])
+        elif coder == LZW:
+            end = lk.encode_stream_into(seg, buf, start, caps[s], tok, slots, keys)
+        else:
+            end = ak.encode_stream_into(
+                seg, buf, start, caps[s], params[0], params[1], params[2], params[3]
+            )
+        lengths[s] = end - start if end >= 0 else -1
+
+
+@njit(cache=True, parallel=True)
+def encode_workers(
+    n_workers, coder, params, symbols, offsets, order, buf, buf_offsets, caps, lengths
+):
+    """Code streams ``order`` into the given room with ``n_workers`` threads."""
+    taken = np.zeros(1, np.int64)
+    for _ in prange(n_workers):
+        encode_worker(
+            coder, params, symbols, offsets, order, taken, buf, buf_offsets, caps, lengths
+        )
+
+
+@njit(cache=True, nogil=True)
+def decode_worker(coder, buf, starts, lengths, out, out_offsets, order, taken, status):
+    """One thread: take streams from ``taken`` and decode them into ``out``."""
+    lzw = coder == LZW and order.size > 0
+    tok = np.empty(out_offsets[order[0] + 1] - out_offsets[order[0]] if lzw else 0, np.int32)
+    entries = lk.new_decoder_tables() if lzw else np.empty((4, 0), np.int32)
+    while True:
+        j = fetch_add(taken, 0, 1)
+        if j >= order.size:
+            return
+        s = order[j]
+        seg = out[out_offsets[s] : out_offsets[s + 1]]
+        a, b = starts[s], starts[s] + lengths[s]
+        if coder == ARITHMETIC:
+            status[s] = rk.decode_stream(buf, a, b, seg)
+        elif coder == HUFFMAN:
+            status[s] = hk.decode_stream(buf, a, b, seg)
+        elif coder == LZW:
+            status[s] = lk.decode_stream_into(buf, a, b, seg, tok, entries)
+        else:
+            status[s] = ak.decode_stream(buf, a, b, seg)
+
+
+@njit(cache=True, parallel=True)
+def decode_workers(n_workers, coder, buf, starts, lengths, out, out_offsets, order, status):
+    taken = np.zeros(1, np.int64)
+    for _ in prange(n_workers):
+        decode_worker(coder, buf, starts, lengths, out, out_offsets, order, taken, status)
+
+
+@njit(cache=True, nogil=True)
+def encode_batch(coder, params, symbols, offsets, extra_per_symbol, n_workers):
+    """Room per stream from its symbol count, then every stream coded by ``n_workers`` threads.
+
+    Returns ``(buf, buf_starts, caps, lengths, n_over)``; ``lengths[s] = -1``
+    where stream ``s`` needs more than its room ``caps[s]`` (``n_over`` such
+    streams; see coders/base.py).
+    """
+    counts = offsets[1:] - offsets[:-1]
+    caps = np.empty(counts.size, np.int64)
+    for s in range(counts.size):
+        caps[s] = bound_bytes(coder, counts[s], counts[s] * extra_per_symbol)
+    buf, buf_starts = plan_output(caps)
+    lengths = np.zeros(counts.size, np.int64)
+    order = largest_first(counts)
+    encode_workers(
+        n_workers, coder, params, symbols, offsets, order, buf, buf_starts, caps, lengths
+    )
+    n_over = np.int64(0)
+    for s in range(lengths.size):
+        n_over += lengths[s] < 0
+    return buf, buf_starts, caps, lengths, n_over
+
+
+@njit(cache=True, nogil=True)
+def decode_batch(coder, buf, starts, lengths, counts, n_workers):
+    """Every stream decoded by ``n_workers`` threads: ``(ok, out, status, worst)``.
+
+    ``ok`` is False when an extent or count is invalid (nothing decoded);
+    ``worst`` is the largest stream status (0: every stream decoded).
+    """
+    ok, out, out_offsets = plan_decode(buf.size, starts, lengths, counts)
+    status = np.zeros(counts.size, np.int64)
+    if not ok or counts.size == 0:
+        return ok, out, status, np.int64(0)
+    order = largest_first(counts)
+    decode_workers(n_workers, coder, buf, starts, lengths, out, out_offsets, order, status)
+    return ok, out, status, status.max()

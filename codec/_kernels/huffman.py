@@ -31,9 +31,8 @@ over are reported as statuses, never by reading out of bounds.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .batch import fetch_add, largest_first, plan_decode, plan_output
 from .bitio import flush_bits, get_gamma, put_gamma, unzigzag, zigzag
 from .tokens import (
     DIRECT_TOKENS,
@@ -230,13 +229,6 @@ def bound_bytes(n, extra_bits):
 def encode_bound(sym):
     """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
     return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
-
-
-@njit(cache=True, nogil=True)
-def capacities(counts, extra_per_symbol, out):
-    """``out[s]`` = :func:`bound_bytes` of ``counts[s]`` symbols with that many extra bits each."""
-    for s in range(counts.size):
-        out[s] = bound_bytes(counts[s], counts[s] * extra_per_symbol)
 
 
 @njit(cache=True, nogil=True)
@@ -502,81 +494,3 @@ def decode_stream(buf, start, end, out):
     if rest > 0 and (bitbuf >> (bitcnt - rest)) & ((np.int64(1) << rest) - 1) != 0:
         return CORRUPT
     return OK
-
-
-# ---------------------------------------------------------------------------
-# batches: threads take the streams in ``order`` one at a time from a shared counter
-# (see coders/base.py and batch.py); a stream's bytes never depend on the thread.
-# ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def encode_worker(symbols, offsets, order, taken, buf, buf_offsets, caps, lengths):
-    while True:
-        j = fetch_add(taken, 0, 1)
-        if j >= order.size:
-            return
-        s = order[j]
-        seg = symbols[offsets[s] : offsets[s + 1]]
-        end = encode_stream_into(seg, buf, buf_offsets[s], caps[s])
-        lengths[s] = end - buf_offsets[s] if end >= 0 else -1
-
-
-@njit(cache=True, parallel=True)
-def encode_workers(n_workers, symbols, offsets, order, buf, buf_offsets, caps, lengths):
-    taken = np.zeros(1, np.int64)
-    for _ in prange(n_workers):
-        encode_worker(symbols, offsets, order, taken, buf, buf_offsets, caps, lengths)
-
-
-@njit(cache=True, nogil=True)
-def decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status):
-    while True:
-        j = fetch_add(taken, 0, 1)
-        if j >= order.size:
-            return
-        s = order[j]
-        seg = out[out_offsets[s] : out_offsets[s + 1]]
-        status[s] = decode_stream(buf, starts[s], starts[s] + lengths[s], seg)
-
-
-@njit(cache=True, parallel=True)
-def decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, status):
-    taken = np.zeros(1, np.int64)
-    for _ in prange(n_workers):
-        decode_worker(buf, starts, lengths, out, out_offsets, order, taken, status)
-
-
-@njit(cache=True, nogil=True)
-def encode_batch(symbols, offsets, extra_per_symbol, n_workers):
-    """Room per stream from its symbol count, then every stream coded by ``n_workers`` threads.
-
-    Returns ``(buf, buf_starts, caps, lengths, n_over)``; ``lengths[s] = -1``
-    where stream ``s`` needs more than its room ``caps[s]`` (``n_over`` such
-    streams; see coders/base.py).
-    """
-    counts = offsets[1:] - offsets[:-1]
-    caps = np.empty(counts.size, np.int64)
-    capacities(counts, extra_per_symbol, caps)
-    buf, buf_starts = plan_output(caps)
-    lengths = np.zeros(counts.size, np.int64)
-    order = largest_first(counts)
-    encode_workers(n_workers, symbols, offsets, order, buf, buf_starts, caps, lengths)
-    n_over = np.int64(0)
-    for s in range(lengths.size):
-        n_over += lengths[s] < 0
-    return buf, buf_starts, caps, lengths, n_over
-
-
-@njit(cache=True, nogil=True)
-def decode_batch(buf, starts, lengths, counts, n_workers):
-    """Every stream decoded by ``n_workers`` threads: ``(ok, out, status, worst)``.
-
-    ``ok`` is False when an extent or count is invalid (nothing decoded);
-    ``worst`` is the largest stream status (0: every stream decoded).
-    """
-    ok, out, out_offsets = plan_decode(buf.size, starts, lengths, counts)
-    status = np.zeros(counts.size, np.int64)
-    if not ok or counts.size == 0:
-        return ok, out, status, np.int64(0)
-    order = largest_first(counts)
-    decode_workers(n_workers, buf, starts, lengths, out, out_offsets, order, status)
-    return ok, out, status, status.max()

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 import numba
 import numpy as np
 
-from .._kernels.batch import largest_first
+from .._kernels import batch as B
 from ..errors import CorruptStreamError, TruncatedStreamError
 
 STATUS_OK, STATUS_TRUNCATED, STATUS_CORRUPT = 0, 1, 2
@@ -111,21 +111,19 @@ GUESS_EXTRA_BITS = 2
 class KernelCoder(Coder):
     """A coder whose kernels module follows the batch convention of ``_kernels/huffman.py``.
 
-    The module provides ``encode_batch(symbols, offsets, extra_per_symbol,
-    n_workers, *args)`` and ``decode_batch(buf, starts, lengths, counts,
-    n_workers)``, one compiled call each for a whole batch: threads take the
-    streams, largest first, from a shared counter (``_kernels/batch.py``).
-    For the rare stream that outgrows the room the encoder planned from its
-    symbol count, it also provides ``encode_bound(sym)`` (an upper bound from
-    one min/max pass) and ``encode_workers`` (code given streams into given
-    room). Subclasses set ``_kernels`` and may pass coder parameters through
-    :meth:`_encode_args` (appended to the encoder kernels' arguments).
+    A whole batch is one compiled call of ``_kernels/batch.py`` (selected by
+    ``coder_id``): threads take the streams, largest first, from a shared
+    counter. For the rare stream that outgrows the room the encoder planned
+    from its symbol count, the module ``_kernels`` provides
+    ``encode_bound(sym)`` (an upper bound from one min/max pass). Subclasses
+    set ``_kernels`` and may pass coder parameters through
+    :meth:`_encode_args` (the adaptive coder's four).
     """
 
     _kernels = None
 
     def _encode_args(self) -> tuple:
-        return ()
+        return (0, 0, 0, 0)
 
     def encode_batch(self, symbols, offsets):
         """Code every stream; return ``(buf, starts, lengths)``.
@@ -152,9 +150,9 @@ class KernelCoder(Coder):
                 "(stream s is symbols[offsets[s]:offsets[s + 1]])"
             )
         k = offsets.size - 1
-        args = self._encode_args()
-        buf, buf_starts, caps, lengths, n_over = K.encode_batch(
-            symbols, offsets, GUESS_EXTRA_BITS, n_workers(k), *args
+        params = np.array(self._encode_args(), np.int64)
+        buf, buf_starts, caps, lengths, n_over = B.encode_batch(
+            self.coder_id, params, symbols, offsets, GUESS_EXTRA_BITS, n_workers(k)
         )
         if n_over:
             over = np.flatnonzero(lengths < 0)
@@ -165,17 +163,10 @@ class KernelCoder(Coder):
             grown[: buf.size] = buf
             buf_starts[over] = buf.size + np.cumsum(exact) - exact
             caps[over] = exact
-            order = over[largest_first(np.diff(offsets)[over])]
-            K.encode_workers(
-                n_workers(over.size),
-                symbols,
-                offsets,
-                order,
-                grown,
-                buf_starts,
-                caps,
-                lengths,
-                *args,
+            order = over[B.largest_first(np.diff(offsets)[over])]
+            room = (grown, buf_starts, caps, lengths)
+            B.encode_workers(
+                n_workers(over.size), self.coder_id, params, symbols, offsets, order, *room
             )
             buf = grown
             if (lengths < 0).any():  # pragma: no cover - encode_bound is an upper bound
@@ -193,8 +184,8 @@ class KernelCoder(Coder):
         k = counts.size
         if starts.size != k or lengths.size != k:
             raise ValueError("starts, lengths and counts must have the same size")
-        ok, out, status, worst = self._kernels.decode_batch(
-            buf, starts, lengths, counts, n_workers(k)
+        ok, out, status, worst = B.decode_batch(
+            self.coder_id, buf, starts, lengths, counts, n_workers(k)
         )
         if not ok:
             raise ValueError("negative counts, or stream extents outside the buffer")
