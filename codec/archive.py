@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import zlib
 
 import numpy as np
 
 from .api import decode, encode
-from .errors import CorruptStreamError, TruncatedStreamError, UnsupportedFormatError
+from .errors import CorruptStreamError, TruncatedStreamError
+from .framing import pack_head, read_head
 
 ARCHIVE_MAGIC = b"\x89RDA\r\n\x1a\n"
 ARCHIVE_MAJOR, ARCHIVE_MINOR = 1, 0
-_U32 = struct.Struct("<I")
 
 
 def save(path, arrays: dict, **opts) -> dict:
@@ -79,9 +77,9 @@ def save(path, arrays: dict, **opts) -> dict:
         stats[name] = st
         offset += len(blob)
     index = json.dumps({"records": records}, sort_keys=True, separators=(",", ":")).encode()
-    head = ARCHIVE_MAGIC + bytes([ARCHIVE_MAJOR, ARCHIVE_MINOR]) + _U32.pack(len(index)) + index
+    head = pack_head(ARCHIVE_MAGIC, ARCHIVE_MAJOR, ARCHIVE_MINOR, index, crc_of_body_only=True)
     with open(os.fspath(path), "wb") as f:
-        f.write(head + _U32.pack(zlib.crc32(index)))
+        f.write(head)
         for blob in blobs:
             f.write(blob)
     return stats
@@ -89,25 +87,15 @@ def save(path, arrays: dict, **opts) -> dict:
 
 def read_index(data: bytes) -> tuple[list[dict], int]:
     """Validate an archive's framing; return its records and where the payload starts."""
-    if len(data) < 14:
-        if ARCHIVE_MAGIC.startswith(data[:8]):
-            raise TruncatedStreamError("archive ends inside its fixed header")
-        raise UnsupportedFormatError("not an rdcodec archive (bad magic number)")
-    if data[:8] != ARCHIVE_MAGIC:
-        raise UnsupportedFormatError("not an rdcodec archive (bad magic number)")
-    if data[8] != ARCHIVE_MAJOR:
-        raise UnsupportedFormatError(f"archive version {data[8]}.{data[9]} is not supported")
-    (n,) = _U32.unpack_from(data, 10)
-    if len(data) < 18 + n:
-        raise TruncatedStreamError("archive ends inside its index")
-    index = data[14 : 14 + n]
-    if zlib.crc32(index) != _U32.unpack_from(data, 14 + n)[0]:
-        raise CorruptStreamError("archive index checksum mismatch")
+    head = read_head(
+        data, ARCHIVE_MAGIC, what="rdcodec archive", major=ARCHIVE_MAJOR, crc_of_body_only=True
+    )
+    index = head.body.tobytes()
     try:
         records = json.loads(index.decode("utf-8"))["records"]
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         raise CorruptStreamError("archive index is not valid") from None
-    base = 18 + n
+    base = head.end
     end = base
     for r in records:
         if not isinstance(r, dict) or not isinstance(r.get("name"), str):

@@ -10,7 +10,7 @@ Limit of Network Quantization" — and code the result with the same indices.
 Coding (NNCodec's split): the quantizer turns the padded indices into integer
 symbol streams chunk by chunk, one coder codes every stream of every chunk in
 parallel (or, for ``"auto"``, each coder does and the smallest wins per chunk),
-and container.py frames the result.
+and container.py frames the result. Decoding runs the same path backwards.
 """
 
 from __future__ import annotations
@@ -20,13 +20,9 @@ import numpy as np
 from . import container
 from .coders import available_coders, coder_by_id, get_coder
 from .errors import CorruptStreamError, UnsupportedFormatError
-from .quantizers.codebook import CodebookQuantizer
-from .quantizers.lattice import LatticeQuantizer
+from .quantizers.base import Quantizer
 
 FLOAT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
-
-#: Quantizer classes by the header's "quantizer" field.
-QUANTIZERS: dict[str, type] = {"lattice": LatticeQuantizer, "scalar": CodebookQuantizer}
 
 
 def coder_candidates(coder) -> tuple[str, ...]:
@@ -38,12 +34,22 @@ def coder_candidates(coder) -> tuple[str, ...]:
     return (get_coder(coder).name,)
 
 
+def pad_to_blocks(flat: np.ndarray, block: int) -> np.ndarray:
+    """``flat`` (float64) zero-padded to a multiple of ``block`` elements (no copy if none)."""
+    n_pad = -(-flat.size // block) * block
+    if n_pad == flat.size:
+        return flat
+    padded = np.zeros(n_pad, np.float64)
+    padded[: flat.size] = flat
+    return padded
+
+
 class QuantizedArray:
     """An array after quantization, before entropy coding.
 
     Attributes
     ----------
-    quantizer
+    quantizer : codec.quantizers.base.Quantizer
         The quantizer (e.g. :class:`codec.quantizers.lattice.LatticeQuantizer`).
     shape, dtype
         Of the original array; ``reconstruct()`` returns this shape and dtype.
@@ -65,25 +71,39 @@ class QuantizedArray:
     """
 
     def __init__(
-        self, quantizer, points, shape, dtype, n_elements, chunk_elements, coder="arithmetic"
+        self,
+        quantizer: Quantizer,
+        points: np.ndarray,
+        shape,
+        dtype,
+        n_elements: int,
+        chunk_elements: int,
+        coder: str = "arithmetic",
     ):
         self.quantizer = quantizer
-        self._points = points
+        self.points = points
         self.shape = tuple(shape)
         self.dtype = str(dtype)
         self.n_elements = int(n_elements)
         self.chunk_elements = int(chunk_elements)
         self.coder = coder
         self._table = None
+        self._coded: dict[str, bytes] = {}
+
+    @classmethod
+    def from_values(cls, quantizer, padded, shape, dtype, n_elements, chunk_elements, coder):
+        """Quantize the padded flat float64 array ``padded`` with ``quantizer``."""
+        points = quantizer.quantize(padded, chunk_elements)
+        return cls(quantizer, points, shape, dtype, n_elements, chunk_elements, coder)
 
     @property
     def indices(self) -> np.ndarray:
         """Integer index of each element of the flattened input (lattice: its coordinate)."""
-        return self._points[: self.n_elements]
+        return self.points[: self.n_elements]
 
     def _shared(self):
         if self._table is None:
-            self._table = self.quantizer.shared_values(self._points)
+            self._table = self.quantizer.shared_values(self.points)
         return self._table
 
     @property
@@ -99,15 +119,18 @@ class QuantizedArray:
     @property
     def dither_term(self) -> np.ndarray:
         """Per-element term subtracted after the shared value (zeros without dither)."""
-        return self.quantizer.dither_term(self._points.size)[: self.n_elements]
+        return self.quantizer.dither_term(self.points.size)[: self.n_elements]
+
+    def reconstruction(self) -> np.ndarray:
+        """The float64 reconstruction of the flattened input (before the cast to dtype)."""
+        return self.quantizer.dequantize(self.points, self.chunk_elements)[: self.n_elements]
 
     def reconstruct(self) -> np.ndarray:
         """What ``codec.decode(self.to_bytes())`` returns.
 
         That is ``shared_values[indices - index_offset] - dither_term``, cast and reshaped.
         """
-        values = self.quantizer.dequantize(self._points)[: self.n_elements]
-        return values.astype(FLOAT_DTYPES[self.dtype]).reshape(self.shape)
+        return self.reconstruction().astype(FLOAT_DTYPES[self.dtype]).reshape(self.shape)
 
     def with_shared_values(self, values) -> QuantizedArray:
         """A copy whose shared values are ``values`` (same length as :attr:`shared_values`).
@@ -120,36 +143,32 @@ class QuantizedArray:
             raise ValueError(f"expected {table.size} shared values, got {values.size}")
         if not np.isfinite(values).all():
             raise ValueError("shared values must be finite")
-        out = QuantizedArray(
+        return QuantizedArray(
             self.quantizer.with_shared_values(offset, values),
-            self._points,
+            self.points,
             self.shape,
             self.dtype,
             self.n_elements,
             self.chunk_elements,
             self.coder,
         )
-        return out
 
     def to_bytes(self, coder: str | None = None) -> bytes:
-        """Entropy-code the indices and frame them (docs/format.md)."""
+        """Entropy-code the indices and frame them (docs/format.md); coded once per coder."""
         request = self.coder if coder is None else coder
         names = coder_candidates(request)
-        qz = self.quantizer
-        header = {
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "chunk_elements": self.chunk_elements,
-            **qz.header_fields(),
-        }
-        symbols, offsets = qz.to_stream_buffer(self._points, self.chunk_elements)
-        chunks = _code_streams(symbols, offsets, qz.streams_per_chunk, names)
-        return container.pack(header, qz.extras(), chunks)
+        if names not in self._coded:
+            qz = self.quantizer
+            symbols, offsets = qz.to_streams(self.points, self.chunk_elements)
+            chunks = _code_streams(symbols, offsets, qz.streams_per_chunk, names)
+            layout = container.Layout(self.shape, self.dtype, self.chunk_elements, len(chunks))
+            self._coded[names] = container.pack(layout, qz, chunks)
+        return self._coded[names]
 
     def __repr__(self) -> str:
         return (
             f"QuantizedArray(shape={self.shape}, dtype={self.dtype}, "
-            f"quantizer={self.quantizer.header_fields()})"
+            f"quantizer={type(self.quantizer).__name__}({self.quantizer.describe()}))"
         )
 
 
@@ -183,15 +202,16 @@ def read_quantized(blob, *, max_elements: int | None) -> QuantizedArray:
     ValueError
         If the stream holds more than ``max_elements`` elements.
     """
-    parsed = container.parse(blob, check_payloads=False)
-    layout = _read_layout(parsed)
-    qz, shape, dtype, n, n_pad, ce = layout
+    parsed = container.parse(blob)
+    layout, qz = parsed.layout, parsed.quantizer
+    n, ce = layout.n_elements, layout.chunk_elements
     if max_elements is not None and n > max_elements:
         raise ValueError(
             f"stream holds {n} elements, more than max_elements={max_elements}; "
             "pass a larger max_elements (or None) if you trust it"
         )
-    container.parse(blob)  # now verify every chunk's checksum
+    container.verify_payloads(blob, parsed)
+    n_pad = -(-n // qz.block_size) * qz.block_size
     buf = np.frombuffer(blob, np.uint8)
     per = qz.streams_per_chunk
     counts = np.empty(len(parsed.chunks) * per, np.int64)
@@ -222,54 +242,22 @@ def read_quantized(blob, *, max_elements: int | None) -> QuantizedArray:
             for s in streams:
                 symbols[offsets[s] : offsets[s + 1]] = decoded[pos : pos + counts[s]]
                 pos += counts[s]
-    points = qz.from_stream_buffer(symbols, offsets, ce, n_pad)
-    if isinstance(points, int):
-        raise CorruptStreamError(f"chunk {points}: streams are inconsistent")
-    return QuantizedArray(qz, points, shape, dtype, n, ce, chunk_coder_name(parsed))
+    points = qz.from_streams(symbols, offsets, ce, n_pad)
+    return QuantizedArray(qz, points, layout.shape, layout.dtype, n, ce, chunk_coder_name(parsed))
 
 
 def chunk_coder_name(parsed: container.ParsedStream) -> str:
     """The coder of every chunk, or ``"auto"`` when chunks differ (``"arithmetic"`` if none)."""
-    names = set()
-    for entry in parsed.chunks:
-        coder = coder_by_id(entry.coder_id)
-        names.add(coder.name if coder is not None else f"unknown({entry.coder_id})")
+    names = set(chunk_coder_names(parsed))
     if len(names) > 1:
         return "auto"
     return names.pop() if names else "arithmetic"
 
 
-def _field(header: dict, key: str, kind):
-    value = header.get(key)
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise CorruptStreamError(f"header field {key!r} is missing or not an integer")
-    if kind is not int and not isinstance(value, kind):
-        raise CorruptStreamError(f"header field {key!r} is missing or invalid")
-    return value
-
-
-def _read_layout(parsed: container.ParsedStream):
-    h = parsed.header
-    shape = _field(h, "shape", list)
-    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
-        raise CorruptStreamError("header field 'shape' is invalid")
-    dtype = _field(h, "dtype", str)
-    if dtype not in FLOAT_DTYPES:
-        raise UnsupportedFormatError(f"unsupported dtype {dtype!r} in header")
-    kind = _field(h, "quantizer", str)
-    if kind not in QUANTIZERS:
-        raise UnsupportedFormatError(f"unsupported quantizer {kind!r} in header")
-    try:
-        qz = QUANTIZERS[kind].from_header(h, parsed.extras)
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise CorruptStreamError(f"invalid {kind} quantizer in header: {exc}") from None
-    ce = _field(h, "chunk_elements", int)
-    n = 1
-    for d in shape:
-        n *= d
-    n_pad = -(-n // qz.dim) * qz.dim
-    if ce <= 0 or ce % qz.dim:
-        raise CorruptStreamError("header chunk_elements is invalid")
-    if len(parsed.chunks) != -(-n_pad // ce):
-        raise CorruptStreamError("chunk count does not match the header")
-    return qz, tuple(shape), dtype, n, n_pad, ce
+def chunk_coder_names(parsed: container.ParsedStream) -> tuple[str, ...]:
+    """Each chunk's coder name (``"unknown(id)"`` for an id this build does not know)."""
+    names = []
+    for entry in parsed.chunks:
+        coder = coder_by_id(entry.coder_id)
+        names.append(coder.name if coder is not None else f"unknown({entry.coder_id})")
+    return tuple(names)

@@ -1,1 +1,14 @@
-"""Quantizers: lattices (Z^n, D_n, E8) and scalar designs."""
+"""Quantizers: the protocol (base.py), one module per quantizer, and the registry.
+
+Registering a quantizer is one line here (or one call from anywhere, e.g. a
+test or a plug-in): :func:`codec.quantizers.base.register`.
+"""
+
+from .base import register
+from .codebook import CodebookQuantizer, ECSQDesigner, KMeansDesigner, UniformDesigner
+from .lattice import LatticeDesigner, LatticeQuantizer
+
+register(LatticeDesigner, LatticeQuantizer)
+register(UniformDesigner, CodebookQuantizer)
+register(ECSQDesigner)
+register(KMeansDesigner)

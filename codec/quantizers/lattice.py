@@ -16,20 +16,24 @@ coordinates: ``Z^n`` (det 1), ``D_n`` = integer vectors with even sum (det 2),
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
-from .._kernels import lattice as K
-from ..errors import CorruptStreamError
+from .._kernels import lattice as kernels
+from ..errors import CorruptStreamError, UnsupportedFormatError
+from ..framing import F64, FieldReader, unzigzag, varint, zigzag
+from .base import Designer, Quantizer, Search, default_scale
 
 # Normalised second moments (Conway & Sloane, SPLAG ch. 2 & 21).
 G_CUBIC = 1.0 / 12.0
 G_E8 = 929.0 / 12960.0
 
 
-def second_moment_dn(n: int) -> float:
+def dn_normalized_second_moment(n: int) -> float:
     """Normalised second moment of D_n (Conway & Sloane 1982, Theorem 7).
 
     .. math:: G(D_n) = 2^{-2/n}\\left(\\frac{1}{12} + \\frac{1}{2n(n+1)}\\right)
@@ -38,7 +42,7 @@ def second_moment_dn(n: int) -> float:
 
     Examples
     --------
-    >>> round(second_moment_dn(4), 7)
+    >>> round(dn_normalized_second_moment(4), 7)
     0.0766032
     """
     return 2.0 ** (-2.0 / n) * (1.0 / 12.0 + 1.0 / (2.0 * n * (n + 1)))
@@ -57,7 +61,7 @@ class Lattice:
 
     name: str
     dim: int
-    kind: int  # kernel code: K.LATTICE_Z / LATTICE_D / LATTICE_E8
+    kind: int  # kernel code: kernels.LATTICE_Z / LATTICE_D / LATTICE_E8
     basis: np.ndarray = field(repr=False)
     det: float
     G: float
@@ -88,9 +92,11 @@ class Lattice:
             raise ValueError(f"last axis must have length {self.dim}")
         flat = np.ascontiguousarray(t).reshape(-1)
         points = np.empty(flat.size, np.int64)
-        K.quantize_blocks(flat, 1.0, self.kind, self.dim, self.basis, np.uint64(0), False, points)
+        kernels.quantize_blocks(
+            flat, 1.0, self.kind, self.dim, self.basis, np.uint64(0), False, points
+        )
         out = points.astype(np.float64)
-        if self.kind == K.LATTICE_E8:
+        if self.kind == kernels.LATTICE_E8:
             out *= 0.5
         return out.reshape(t.shape)
 
@@ -98,7 +104,7 @@ class Lattice:
         """Unit-scale dither vectors of the first ``n_blocks`` blocks, shape (n_blocks, dim)."""
         zeros = np.zeros(n_blocks * self.dim, np.int64)
         out = np.empty(n_blocks * self.dim, np.float64)
-        K.dequantize_blocks(
+        kernels.dequantize_blocks(
             zeros, -1.0, self.kind, self.dim, self.basis, dither_key(seed), True, out
         )
         return out.reshape(n_blocks, self.dim)
@@ -106,7 +112,7 @@ class Lattice:
 
 def dither_key(seed: int) -> np.uint64:
     """The dither generator's key for ``seed`` (an int in [0, 2**64))."""
-    return np.uint64(K.dither_key(np.uint64(seed)))
+    return np.uint64(kernels.dither_key(np.uint64(seed)))
 
 
 def _dn_basis(n: int) -> np.ndarray:
@@ -128,8 +134,8 @@ def _e8_basis() -> np.ndarray:
     return b
 
 
-_Z = Lattice("Z", 1, K.LATTICE_Z, np.ones((1, 1)), 1.0, G_CUBIC)
-_E8 = Lattice("E8", 8, K.LATTICE_E8, _e8_basis(), 1.0, G_E8)
+_Z = Lattice("Z", 1, kernels.LATTICE_Z, np.ones((1, 1)), 1.0, G_CUBIC)
+_E8 = Lattice("E8", 8, kernels.LATTICE_E8, _e8_basis(), 1.0, G_E8)
 _DN = re.compile(r"^D(\d+)$")
 MAX_DN = 64
 
@@ -152,24 +158,31 @@ def get_lattice(name: str) -> Lattice:
     m = _DN.match(key)
     if m and 2 <= int(m.group(1)) <= MAX_DN:
         n = int(m.group(1))
-        return Lattice(f"D{n}", n, K.LATTICE_D, _dn_basis(n), 2.0, second_moment_dn(n))
+        return Lattice(
+            f"D{n}", n, kernels.LATTICE_D, _dn_basis(n), 2.0, dn_normalized_second_moment(n)
+        )
     raise ValueError(
         f"unknown lattice {name!r}; use 'Z' (or 'cubic'), 'D4' (any 'D<n>', 2 <= n <= {MAX_DN}) "
         "or 'E8'"
     )
 
 
-class LatticeQuantizer:
+# Header codes of the lattices (docs/format.md §2): (code, n).
+_LATTICE_CODES = {kernels.LATTICE_Z: 0, kernels.LATTICE_D: 1, kernels.LATTICE_E8: 2}
+_FLAG_DITHER, _FLAG_VALUE_TABLE = 1, 2
+#: Largest |x| / step accepted: lattice indices stay exact in float64 and int64.
+MAX_SCALED_MAGNITUDE = 2.0**50
+
+
+class LatticeQuantizer(Quantizer):
     """``step``-scaled lattice quantizer with optional subtractive dither.
 
-    The codec-facing interface shared by all quantizers: ``dim`` (block size,
-    the input is zero-padded to a multiple of it), ``quantize`` /
-    ``dequantize`` between float64 values and int64 indices (lattice
-    coordinates), ``to_stream_buffer`` / ``from_stream_buffer`` between
-    indices and the integer symbol streams the entropy coders see
-    (docs/format.md §6), ``header_fields`` / ``from_header``, and
-    ``shared_values`` / ``dither_term`` (reconstruction = value of the index
-    minus the dither term), which fine-tuning of shared values builds on.
+    Indices are lattice coordinates (E8: doubled, so they are integers); a
+    chunk's indices become 1 (Z), 2 (D_n: the first n − 1 coordinates of each
+    block, then the last given the parity) or 5 (E8: coset bit, then
+    coordinates and last coordinate per coset) symbol streams
+    (docs/format.md §6). Reconstruction is ``step·(p − v)``, ``v`` the dither,
+    or ``table[p − offset] − step·v`` after fine-tuning of the shared values.
 
     Parameters
     ----------
@@ -181,6 +194,8 @@ class LatticeQuantizer:
         Subtractive dither regenerated from ``seed``.
     seed : int
         Dither seed in [0, 2**64).
+    value_table : (int, ndarray), optional
+        Fine-tuned value of each coordinate index: ``(offset, float64 table)``.
 
     Examples
     --------
@@ -190,6 +205,11 @@ class LatticeQuantizer:
     >>> bool(np.abs(x_hat - x).max() < 0.5)
     True
     """
+
+    kind = "lattice"
+    kind_code = 0
+    #: Most distinct indices a table of shared values may hold.
+    MAX_TABLE = 1 << 24
 
     def __init__(
         self,
@@ -205,31 +225,51 @@ class LatticeQuantizer:
         self.dither = bool(dither)
         self.seed = int(seed)
         self._key = dither_key(self.seed)
-        # Optional fine-tuned value of each coordinate index (offset, float64 table).
         self.value_table = value_table
 
     @property
     def dim(self) -> int:
         return self.lattice.dim
 
-    def expected_mse(self) -> float:
-        """MSE per element under dither (exact in expectation, for any input)."""
-        return self.lattice.dithered_mse(self.step)
+    @property
+    def block_size(self) -> int:
+        return self.lattice.dim
 
-    def quantize(self, x: np.ndarray) -> np.ndarray:
+    @property
+    def streams_per_chunk(self) -> int:
+        return {kernels.LATTICE_Z: 1, kernels.LATTICE_D: 2, kernels.LATTICE_E8: 5}[
+            self.lattice.kind
+        ]
+
+    def expected_mse(self) -> float | None:
+        """MSE per element under dither (exact in expectation, for any input); None without."""
+        return self.lattice.dithered_mse(self.step) if self.dither else None
+
+    def quantize(self, x: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
         """Lattice points (int64; E8 doubled) of the padded flat array ``x`` (float64).
 
         The dither of an element depends on its index in ``x``, so ``x`` is the
         whole padded array, never a slice of it.
+
+        Raises
+        ------
+        ValueError
+            ``|x| / step`` reaches 2**50, where indices stop being exact.
         """
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        if peak / self.step + 2.0 * self.dim > MAX_SCALED_MAGNITUDE:
+            raise ValueError(
+                f"step {self.step!r} is too small for values up to {peak!r}: |x|/step must "
+                "stay below 2**50; use a larger step or a lower rate"
+            )
         points = np.empty(x.size, np.int64)
         L = self.lattice
-        K.quantize_blocks(
+        kernels.quantize_blocks(
             x, 1.0 / self.step, L.kind, L.dim, L.basis, self._key, self.dither, points
         )
         return points
 
-    def dequantize(self, points: np.ndarray) -> np.ndarray:
+    def dequantize(self, points: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
         """Reconstruction ``step·(p − v)`` as float64 (``table[p] − step·v`` with a value table).
 
         Raises
@@ -245,38 +285,52 @@ class LatticeQuantizer:
             return table[k] - self.dither_term(points.size)
         out = np.empty(points.size, np.float64)
         L = self.lattice
-        K.dequantize_blocks(points, self.step, L.kind, L.dim, L.basis, self._key, self.dither, out)
+        kernels.dequantize_blocks(
+            points, self.step, L.kind, L.dim, L.basis, self._key, self.dither, out
+        )
         return out
 
-    # -- the codec-facing interface -------------------------------------------------
-    def header_fields(self) -> dict:
-        """The header entries that describe this quantizer (docs/format.md §2)."""
-        fields = {
-            "quantizer": "lattice",
-            "lattice": self.lattice.name,
-            "step": self.step.hex(),
-            "dither": self.dither,
-            "seed": self.seed,
-        }
-        if self.value_table is not None:
-            fields["value_table_offset"] = int(self.value_table[0])
-            fields["value_table_size"] = int(self.value_table[1].size)
-        return fields
+    # -- header (docs/format.md §2) -------------------------------------------------
+    def header_fields(self) -> bytes:
+        L = self.lattice
+        out = bytearray([_LATTICE_CODES[L.kind], L.dim])
+        out += F64.pack(self.step)
+        table = self.value_table is not None
+        out.append((_FLAG_DITHER if self.dither else 0) | (_FLAG_VALUE_TABLE if table else 0))
+        out += varint(self.seed)
+        if table:
+            out += varint(zigzag(int(self.value_table[0])))
+            out += varint(int(self.value_table[1].size))
+        return bytes(out)
 
     def extras(self) -> bytes:
-        """Binary header extras: the value table (float64 little-endian), if any."""
+        """The value table (float64 little-endian), if any."""
         if self.value_table is None:
             return b""
         return self.value_table[1].astype("<f8").tobytes()
 
     @classmethod
-    def from_header(cls, header: dict, extras: bytes) -> LatticeQuantizer:
-        """Rebuild the quantizer from header fields; ValueError/KeyError/TypeError if invalid."""
+    def from_header(cls, fields: FieldReader, extras: bytes) -> LatticeQuantizer:
+        code, n = fields.byte(), fields.byte()
+        if (code, n) == (0, 1):
+            lat = get_lattice("Z")
+        elif (code, n) == (2, 8):
+            lat = get_lattice("E8")
+        elif code == 1:
+            lat = get_lattice(f"D{n}")
+        else:
+            raise UnsupportedFormatError(f"unsupported lattice code ({code}, {n}) in header")
+        step = fields.f64()
+        if not (math.isfinite(step) and step > 0):
+            raise ValueError("step is not positive and finite")
+        flags = fields.byte()
+        if flags & ~(_FLAG_DITHER | _FLAG_VALUE_TABLE):
+            raise CorruptStreamError("unknown lattice flags in header")
+        seed = fields.varint()
         table = None
-        if "value_table_size" in header:
-            offset, size = header["value_table_offset"], header["value_table_size"]
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (offset, size)):
-                raise ValueError("value table offset/size are not integers")
+        if flags & _FLAG_VALUE_TABLE:
+            offset = unzigzag(fields.varint())
+            size = fields.varint(1 << 40)
             if size < 1 or len(extras) != 8 * size:
                 raise ValueError("value table size does not match the header extras")
             values = np.frombuffer(extras, "<f8").astype(np.float64)
@@ -285,69 +339,59 @@ class LatticeQuantizer:
             table = (offset, values)
         elif extras:
             raise ValueError("unexpected header extras for a lattice quantizer")
-        lat = get_lattice(header["lattice"])
-        step = float.fromhex(header["step"])
-        if not (np.isfinite(step) and step > 0):
-            raise ValueError("step is not positive and finite")
-        seed = header["seed"]
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
-            raise ValueError("seed out of range")
-        if not isinstance(header["dither"], bool):
-            raise ValueError("dither is not a boolean")
-        return cls(lat, step, dither=header["dither"], seed=seed, value_table=table)
+        return cls(lat, step, dither=bool(flags & _FLAG_DITHER), seed=seed, value_table=table)
 
-    @property
-    def streams_per_chunk(self) -> int:
-        return {K.LATTICE_Z: 1, K.LATTICE_D: 2, K.LATTICE_E8: 5}[self.lattice.kind]
+    def describe(self) -> dict:
+        return {
+            "lattice": self.lattice.name,
+            "step": self.step,
+            "dither": self.dither,
+            "seed": self.seed,
+        }
 
-    def to_stream_buffer(self, points: np.ndarray, chunk_elements: int):
-        """All chunks' symbol streams, chunk-major: ``(symbols, offsets)`` with
-        stream ``c*S + s`` = ``symbols[offsets[c*S+s] : offsets[c*S+s+1]]``."""
+    # -- symbol streams (docs/format.md §6) -----------------------------------------
+    def to_streams(self, points: np.ndarray, chunk_elements: int):
         L = self.lattice
         n_chunks = -(-points.size // chunk_elements)
         sizes = np.zeros(n_chunks * self.streams_per_chunk, np.int64)
         if sizes.size == 0:
             return np.zeros(0, np.int64), np.zeros(1, np.int64)
-        K.stream_sizes(points, L.kind, L.dim, chunk_elements, sizes)
+        kernels.stream_sizes(points, L.kind, L.dim, chunk_elements, sizes)
         offsets = np.zeros(sizes.size + 1, np.int64)
         np.cumsum(sizes, out=offsets[1:])
-        if L.kind == K.LATTICE_Z:
+        if L.kind == kernels.LATTICE_Z:
             return points, offsets  # the points are the stream: no copy
         symbols = np.empty(int(offsets[-1]), np.int64)
-        K.points_to_stream_buffer(points, L.kind, L.dim, chunk_elements, offsets, symbols)
+        kernels.points_to_stream_buffer(points, L.kind, L.dim, chunk_elements, offsets, symbols)
         return symbols, offsets
 
     def stream_counts_ok(self, counts: np.ndarray, n_elements: int) -> bool:
-        """Whether one chunk's stream symbol counts fit ``n_elements`` padded elements."""
         L = self.lattice
         nb = n_elements // L.dim
         if len(counts) != self.streams_per_chunk:
             return False
-        if L.kind == K.LATTICE_Z:
+        if L.kind == kernels.LATTICE_Z:
             return counts[0] == n_elements
-        if L.kind == K.LATTICE_D:
+        if L.kind == kernels.LATTICE_D:
             return counts[0] == nb * (L.dim - 1) and counts[1] == nb
         even, odd = counts[3], counts[4]
         return (
             counts[0] == nb and even + odd == nb and counts[1] == 7 * even and counts[2] == 7 * odd
         )
 
-    def from_stream_buffer(self, symbols, offsets, chunk_elements: int, n_padded: int):
-        """Inverse of :meth:`to_stream_buffer` (counts already checked).
-
-        Returns the points, or the index of the first inconsistent chunk as an int.
-        """
+    def from_streams(self, symbols, offsets, chunk_elements: int, n_padded: int) -> np.ndarray:
         L = self.lattice
-        if L.kind == K.LATTICE_Z:
+        if L.kind == kernels.LATTICE_Z:
             return symbols
         points = np.empty(n_padded, np.int64)
         ok = np.ones(-(-n_padded // chunk_elements), np.int64)
-        K.stream_buffer_to_points(symbols, offsets, L.kind, L.dim, chunk_elements, points, ok)
+        kernels.stream_buffer_to_points(symbols, offsets, L.kind, L.dim, chunk_elements, points, ok)
         bad = np.flatnonzero(ok == 0)
-        return int(bad[0]) if bad.size else points
+        if bad.size:
+            raise CorruptStreamError(f"chunk {int(bad[0])}: streams are inconsistent")
+        return points
 
-    MAX_TABLE = 1 << 24
-
+    # -- fine-tuning ----------------------------------------------------------------
     def shared_values(self, points: np.ndarray) -> tuple[int, np.ndarray]:
         """``(offset, table)``: the value shared by every element with coordinate index
         ``offset + i`` is ``table[i]`` (``step·p``, E8: ``step·P/2``, unless fine-tuned).
@@ -366,7 +410,7 @@ class LatticeQuantizer:
                 f"indices span {hi - lo + 1} values, more than {self.MAX_TABLE}: "
                 "use a larger step to fine-tune shared values"
             )
-        scale = 0.5 if self.lattice.kind == K.LATTICE_E8 else 1.0
+        scale = 0.5 if self.lattice.kind == kernels.LATTICE_E8 else 1.0
         return lo, np.arange(lo, hi + 1, dtype=np.float64) * (self.step * scale)
 
     def with_shared_values(self, offset: int, table: np.ndarray) -> LatticeQuantizer:
@@ -387,5 +431,64 @@ class LatticeQuantizer:
         out = np.empty(n_padded, np.float64)
         L = self.lattice
         zeros = np.zeros(n_padded, np.int64)
-        K.dequantize_blocks(zeros, -self.step, L.kind, L.dim, L.basis, self._key, True, out)
+        kernels.dequantize_blocks(zeros, -self.step, L.kind, L.dim, L.basis, self._key, True, out)
         return out
+
+
+class LatticeDesigner(Designer):
+    """``quantizer="lattice"`` (the default): ``lattice=`` (default ``"E8"``), ``dither=``
+    (default True), and ``step=``, ``rate=`` or ``distortion=``.
+
+    Rate control: a rate target searches ``log2(step)`` from the high-rate guess
+    :math:`\\log_2 \\mathrm{step} \\approx h(X) - R - \\log_2(\\det\\Lambda)/n`
+    (Gaussian ``h``); a distortion target is closed form under dither,
+    :math:`\\mathrm{step} = \\sqrt{D / (G \\det\\Lambda^{2/n})}`, and searched without.
+    """
+
+    name = "lattice"
+    targets = ("step",)
+    options = MappingProxyType({"lattice": "E8", "dither": True})
+
+    def __init__(self, values, weights, seed, dtype, *, lattice, dither):
+        super().__init__(values, weights, seed, dtype)
+        self.lattice = get_lattice(lattice)
+        if not isinstance(dither, bool | np.bool_):
+            raise TypeError("dither must be True or False")
+        self.dither = bool(dither)
+
+    @property
+    def block_size(self) -> int:
+        return self.lattice.dim
+
+    def at_step(self, step: float) -> LatticeQuantizer:
+        return LatticeQuantizer(self.lattice, step, dither=self.dither, seed=self.seed)
+
+    def quantizer(self, *, step: float | None = None) -> LatticeQuantizer:
+        if step is not None:
+            return self.at_step(step)
+        scale = default_scale(self.values)
+        if scale.mse is not None:
+            return self.at_step(self.lattice.step_for_mse(scale.mse))
+        return self.at_step(scale.step)
+
+    def rate_search(self, rate: float) -> Search:
+        x = self.values
+        sigma = float(x.std()) if x.size else 1.0
+        sigma = sigma if sigma > 0 else max(float(np.abs(x).max(initial=0.0)), 1.0)
+        h = 0.5 * math.log2(2 * math.pi * math.e * sigma**2)
+        start = h - rate - math.log2(self.lattice.det) / self.lattice.dim
+        # Under dither the MSE grows with the step without limit, and a step whose MSE
+        # exceeds the variance is worse than sending the mean: a rate target below what
+        # the coder reaches there stops at that step, not at a constant stream with an
+        # enormous step. (Without dither large steps round everything to a few points.)
+        var = float(x.var()) if x.size else 0.0
+        upper = math.log2(self.lattice.step_for_mse(var)) if self.dither and var > 0 else None
+        if upper is not None:
+            start = min(start, upper)
+        return Search(lambda p: self.at_step(2.0**p), start, slope=-1.0, upper=upper)
+
+    def for_distortion(self, mse: float):
+        step = self.lattice.step_for_mse(mse)
+        if self.dither or self.values.size == 0:
+            return self.at_step(step)
+        return Search(lambda p: self.at_step(2.0**p), math.log2(step), slope=2.0)

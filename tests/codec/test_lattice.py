@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codec.quantizers.lattice import LatticeQuantizer, get_lattice, second_moment_dn
+from codec.quantizers.lattice import LatticeQuantizer, dn_normalized_second_moment, get_lattice
 
 LATTICES = ["Z", "D4", "E8"]
 G_PUBLISHED = {"Z": 1 / 12, "D4": 0.0766032, "E8": 0.0716821}
@@ -97,9 +97,9 @@ def test_normalized_second_moment(name):
 
 
 def test_dn_second_moment_formula():
-    assert second_moment_dn(2) == pytest.approx(1 / 12)
-    assert second_moment_dn(3) == pytest.approx(0.0787451, abs=1e-7)
-    assert second_moment_dn(4) == pytest.approx(13 / (120 * np.sqrt(2)), abs=1e-12)
+    assert dn_normalized_second_moment(2) == pytest.approx(1 / 12)
+    assert dn_normalized_second_moment(3) == pytest.approx(0.0787451, abs=1e-7)
+    assert dn_normalized_second_moment(4) == pytest.approx(13 / (120 * np.sqrt(2)), abs=1e-12)
 
 
 def _dithered_error(name, x, step=0.37, seed=123):

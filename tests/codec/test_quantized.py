@@ -39,6 +39,7 @@ def test_fine_tuned_shared_values_travel_in_the_stream(lattice):
     expected = new[q.indices - q.index_offset] - q.dither_term
     assert np.array_equal(y, expected)
     assert not np.array_equal(y, codec.decode(q.to_bytes()))
+
     # coding the same indices with other values costs only the table
     def varint_len(v):
         return max(1, -(-v.bit_length() // 7))
@@ -63,15 +64,16 @@ def test_corrupt_value_table_raises():
     # drop the last table entry by shrinking the declared size: the indices then
     # reach outside the table (a CRC would catch a random flip first, so rebuild it)
     from codec import container
+    from codec.quantizers.lattice import LatticeQuantizer
 
     parsed = container.parse(bytes(blob))
-    h = dict(parsed.header)
-    h["value_table_size"] -= 1
-    h.pop("n_chunks")
-    chunks = []
-    for e in parsed.chunks:
-        chunks.append((e.coder_id, bytes(blob[e.offset : e.offset + e.length])))
-    bad = container.pack(h, parsed.extras[:-8], chunks)
+    qz = parsed.quantizer
+    offset, table = qz.value_table
+    short = LatticeQuantizer(
+        qz.lattice, qz.step, dither=qz.dither, seed=qz.seed, value_table=(offset, table[:-1])
+    )
+    chunks = [(e.coder_id, bytes(blob[e.offset : e.offset + e.length])) for e in parsed.chunks]
+    bad = container.pack(parsed.layout, short, chunks)
     with pytest.raises(CodecError):
         codec.decode(bad)
 

@@ -8,6 +8,7 @@ import pytest
 import codec
 from codec import container
 from codec.errors import CodecError
+from codec.quantizers.codebook import CodebookQuantizer
 
 SCALAR = [
     ("uniform", {"step": 0.1}),
@@ -83,35 +84,30 @@ def test_fine_tuned_levels_travel_in_the_stream():
     assert np.array_equal(y, (new[q.indices]).astype(np.float32))
 
 
-def _rebuild(blob, header_change=None, extras=None):
+def _forge(blob, quantizer_fields=None, extras=None):
+    """The stream with its quantizer's header fields and/or extras replaced (CRCs redone)."""
     parsed = container.parse(blob)
-    h = dict(parsed.header)
-    h.pop("n_chunks")
-    if header_change:
-        h.update(header_change)
+    qz = parsed.quantizer
+    fields = container.common_fields(qz.kind_code, parsed.layout) + (
+        qz.header_fields() if quantizer_fields is None else quantizer_fields
+    )
     chunks = [(e.coder_id, blob[e.offset : e.offset + e.length]) for e in parsed.chunks]
-    return container.pack(h, parsed.extras if extras is None else extras, chunks)
-
-
-def _forge_level_dtype(blob, code):
-    parsed = container.parse(blob)
-    fields = bytearray(container.encode_header(dict(parsed.header)))
-    fields[-1] = code  # the level dtype is the last header field of a scalar quantizer
-    chunks = [(e.coder_id, blob[e.offset : e.offset + e.length]) for e in parsed.chunks]
-    return container.pack_fields(bytes(fields), parsed.extras, chunks)
+    return container.pack_fields(fields, qz.extras() if extras is None else extras, chunks)
 
 
 def test_corrupt_codebooks_raise():
     x = np.random.default_rng(3).standard_normal(2000)
     blob = codec.encode(x, quantizer="kmeans", levels=8)
-    levels = np.frombuffer(container.parse(blob).extras, "<f8")
+    qz = container.parse(blob).quantizer
+    levels = qz.levels
+    seven = CodebookQuantizer(levels[:7], method=qz.method, level_dtype=qz.level_dtype)
     cases = [
-        _rebuild(blob, {"levels": 7}),  # count does not match the extras
-        _rebuild(blob, extras=container.parse(blob).extras[:-8]),
-        _rebuild(blob, {"levels": 7}, extras=levels[:7].tobytes()),  # index 7 out of range
-        _rebuild(blob, extras=np.where(levels > 0, np.nan, levels).tobytes()),
-        _forge_level_dtype(blob, 7),  # no such dtype code
-        _rebuild(blob, {"levels": 0}, extras=b""),
+        _forge(blob, seven.header_fields()),  # count does not match the extras
+        _forge(blob, extras=qz.extras()[:-8]),
+        _forge(blob, seven.header_fields(), seven.extras()),  # index 7 out of range
+        _forge(blob, extras=np.where(levels > 0, np.nan, levels).astype(qz.level_dtype).tobytes()),
+        _forge(blob, qz.header_fields()[:-1] + bytes([7])),  # no such level dtype
+        _forge(blob, seven.header_fields()[:-2] + bytes([0, 2]), b""),  # zero levels
     ]
     for bad in cases:
         with pytest.raises(CodecError):
