@@ -1,0 +1,45 @@
+"""The import rules of docs/architecture.md: codec never imports bindings, theory or torch."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import codec
+
+CODEC_DIR = pathlib.Path(codec.__file__).parent
+FORBIDDEN = ("bindings", "theory", "torch")
+
+
+def _imported_roots(path: pathlib.Path) -> set:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_no_codec_module_imports_bindings_theory_or_torch():
+    offenders = {
+        str(p.relative_to(CODEC_DIR)): sorted(_imported_roots(p) & set(FORBIDDEN))
+        for p in CODEC_DIR.rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_kernels_folder_holds_only_kernels():
+    """codec/_kernels: numba-compiled functions and constants, no classes."""
+    for p in (CODEC_DIR / "_kernels").glob("*.py"):
+        tree = ast.parse(p.read_text())
+        assert not [n.name for n in tree.body if isinstance(n, ast.ClassDef)], p.name
+
+
+def test_importing_codec_loads_none_of_them():
+    code = (
+        "import sys, codec, codec.cli; "
+        f"print([m for m in {FORBIDDEN!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
