@@ -7,10 +7,14 @@
 (dtype('float32'), (1000,))
 """
 
-from . import errors
-from .api import StreamInfo, decode, encode, inspect, quantize
-from .archive import load, save
-from .quantized import QuantizedArray
+from . import runtime
+
+runtime.preload_tbb()  # before any parallel kernel runs: a fork-safe threading layer
+
+from . import errors  # noqa: E402
+from .api import StreamInfo, decode, encode, inspect, quantize  # noqa: E402
+from .archive import load, save  # noqa: E402
+from .quantized import QuantizedArray  # noqa: E402
 
 __version__ = "0.1.0"
 
