@@ -189,6 +189,8 @@ def lloyd(X, w, C, max_iter, tol, history, idx, dist):
         D = assign(X, C, w, idx, dist)
         history[it] = D
         it += 1
+        if not D > 0.0:
+            break  # nothing left to improve (and means could only add rounding)
         if it > 1:
             same = True
             for i in range(n):

@@ -43,19 +43,37 @@ def test_scalar_kmeans_levels_are_a_fixed_point_of_vector_lloyd():
     assert tc.history[-1] / x.size == pytest.approx(cb.distortion, rel=1e-12)
 
 
-@pytest.mark.parametrize("levels", [2, 5, 16])
+@pytest.mark.parametrize("levels", [2, 5])
 def test_pq_with_one_scalar_subspace_matches_scalar_kmeans(levels):
-    # Own k-means++ start: the 1-D Gaussian has one good optimum, which the exact DP finds;
-    # PQ may not beat it and lands within 0.5 % of it (and of scalar Lloyd).
+    # Own k-means++ start. With few levels the 1-D Gaussian has one optimum, which the
+    # exact DP finds: PQ may not beat it and lands within 0.2 % of it. (With many levels
+    # Lloyd has local optima and both PQ and scalar Lloyd land a few % above the DP.)
     x = gaussian(4000, seed=levels)
     des = design_vq(x, levels=levels, subvector=1, subspaces=1, dtype="float64")
     dp = design_kmeans(x, levels, method="dp").distortion
     lloyd = design_kmeans(x, levels, method="lloyd", seed=0).distortion
     mse = des.stage_mse[0]
-    assert mse >= dp * (1 - 1e-9)
-    assert mse <= dp * 1.005 and mse <= lloyd * 1.005
+    assert dp * (1 - 1e-9) <= mse <= dp * 1.003  # (the stored codebook's rounding: <= 1e-3)
+    assert mse == pytest.approx(lloyd, rel=3e-3)
     blob = codec.encode(x, quantizer="pq", subvector=1, subspaces=1, levels=levels)
     assert np.mean((codec.decode(blob) - x) ** 2) == pytest.approx(mse, rel=1e-12)
+
+
+def test_pq_one_scalar_subspace_finds_the_clustered_optimum():
+    # 16 well-separated clusters: k-means++ seeds one centre per cluster, so PQ, scalar
+    # Lloyd and the exact DP reach the same optimum (to rounding).
+    rng = np.random.default_rng(11)
+    x = (np.repeat(np.arange(16) * 10.0, 200) + rng.standard_normal(3200)).astype(np.float64)
+    des = design_vq(x, levels=16, subvector=1, subspaces=1, dtype="float64")
+    dp = design_kmeans(x, 16, method="dp")
+    lloyd = design_kmeans(x, 16, method="lloyd", seed=0)
+    trained = des.histories[0][0][-1] / x.size  # before rounding the codebook to store it
+    assert trained == pytest.approx(dp.distortion, rel=1e-9)
+    assert trained == pytest.approx(lloyd.distortion, rel=1e-9)
+    # the stored codebook is rounded to the narrowest precision costing <= 1e-3 of the MSE
+    assert dp.distortion <= des.stage_mse[0] <= dp.distortion * (1 + 1e-3)
+    book = np.sort(des.quantizer.codebooks[0, 0, :, 0])
+    np.testing.assert_allclose(book, dp.levels, rtol=2e-3)
 
 
 # ---------------------------------------------------------------------------
@@ -142,7 +160,7 @@ def test_stream_layouts_round_trip_over_chunks(split):
     padded[: x.size] = x
     qa = QuantizedArray.from_values(qz, padded, x.shape, "float64", x.size, 600, "arithmetic")
     blob = qa.to_bytes()
-    assert codec.inspect(blob).n_chunks == 6
+    assert codec.inspect(blob).n_chunks == 5
     assert np.array_equal(codec.decode(blob), qa.reconstruct())
 
 
@@ -249,6 +267,7 @@ def test_identical_bytes_for_one_and_two_threads():
 # ---------------------------------------------------------------------------
 # rate control and options
 # ---------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:could not reach the rate target")
 def test_rate_and_distortion_targets():
     x = gaussian(16384, seed=8).astype(np.float32)
     blob = codec.encode(x, quantizer="vq", subvector=2, rate=2.0)

