@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_time, write_results  # noqa: E402
 
 import codec  # noqa: E402
+from codec import container  # noqa: E402
 from codec.quantizers.vq import train_codebook  # noqa: E402
 
 NAME = "vq"
@@ -76,8 +77,8 @@ def point(x: np.ndarray, **kw) -> dict:
         "snr_db": snr_db(x, y),
         "encode_s": enc,
     }
-    q = codec.quantize(x, **kw)
-    out["codebook_bits_per_weight"] = 8.0 * len(q.quantizer.extras()) / x.size
+    extras = container.parse(blob).quantizer.extras()  # codebooks, value tables
+    out["codebook_bits_per_weight"] = 8.0 * len(extras) / x.size
     return out
 
 
@@ -161,8 +162,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, fewer points")
     p.add_argument("--n", type=int, default=None, help="Gaussian samples (2**20; quick 2**18)")
-    p.add_argument("--minilm-match", default=r"^encoder\.layer\.0\.(attention\.self\.query|"
-                   r"intermediate\.dense)\.weight$", help="regex of the MiniLM tensors")
+    p.add_argument("--minilm-match", default=None, help="regex of the MiniLM tensors (default: "
+                   "layer 0's query and intermediate weights; quick: the query weight)")
     p.add_argument("--train-vectors", type=int, default=None, help="vectors for the timing")
     p.add_argument("--max-iter", type=int, default=50)
     p.add_argument("--repeats", type=int, default=2)
@@ -178,7 +179,11 @@ def main(argv=None) -> dict:
     x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     results["gaussian"] = curves(x, learned, steps, ecsq_rates)
     results["minilm"] = {}
-    for name, w in minilm_tensors(a.minilm_match).items():
+    match = a.minilm_match or (
+        r"^encoder\.layer\.0\.attention\.self\.query\.weight$" if a.quick
+        else r"^encoder\.layer\.0\.(attention\.self\.query|intermediate\.dense)\.weight$"
+    )
+    for name, w in minilm_tensors(match).items():
         print(f"minilm {name} {w.shape}", flush=True)
         results["minilm"][name] = curves(w, learned, steps, ecsq_rates)
     nv = a.train_vectors or (1 << 14 if a.quick else 1 << 16)
