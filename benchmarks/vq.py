@@ -97,7 +97,8 @@ def curves(x: np.ndarray, learned, steps: int, ecsq_rates) -> dict:
     for name, opts in learned:
         p = point(x, quantizer=name, **opts)
         inside = e8r[0] <= p["bits_per_weight"] <= e8r[-1]
-        p["e8_snr_db_at_rate"] = float(np.interp(p["bits_per_weight"], e8r, e8s)) if inside else None
+        e8 = float(np.interp(p["bits_per_weight"], e8r, e8s)) if inside else None
+        p["e8_snr_db_at_rate"] = e8
         p["config"] = {"quantizer": name, **opts}
         label = f"{name} " + " ".join(f"{k}={v}" for k, v in opts.items())
         res[label] = p
@@ -132,12 +133,12 @@ def training_times(n_vectors: int, configs, max_iter: int, repeats: int) -> list
         X = np.random.default_rng(d * 1000 + K).standard_normal((n_vectors, d))
         ours = {}
 
-        def run_ours():
+        def run_ours(X=X, K=K, ours=ours):
             ours["tc"] = train_codebook(X, K, seed=0, max_iter=max_iter)
 
         peer = {}
 
-        def run_sklearn():
+        def run_sklearn(X=X, K=K, peer=peer):
             peer["km"] = KMeans(K, n_init=1, init="k-means++", algorithm="lloyd",
                                 max_iter=max_iter, random_state=0).fit(X)
 

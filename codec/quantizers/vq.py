@@ -227,9 +227,7 @@ class VQQuantizer(Quantizer):
         with np.errstate(over="ignore"):
             cb = cb.astype(_LE[codebook_dtype]).astype(np.float64)
         if not np.isfinite(cb).all():
-            raise ValueError(
-                f"codebooks must be finite in the stored precision ({codebook_dtype})"
-            )
+            raise ValueError(f"codebooks must be finite in the stored precision ({codebook_dtype})")
         if split_streams and S * M > MAX_SPLIT_STREAMS:
             raise ValueError(f"at most {MAX_SPLIT_STREAMS} codebooks can have a stream each")
         self.codebooks = np.ascontiguousarray(cb)

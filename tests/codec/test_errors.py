@@ -48,7 +48,7 @@ def test_non_float_inputs_raise_type_error(bad):
         ({"coder": "zip"}, ValueError),
         ({"seed": -1}, ValueError),
         ({"seed": 1.5}, TypeError),
-        ({"quantizer": "pq"}, ValueError),
+        ({"quantizer": "no-such-quantizer"}, ValueError),
         ({"chunk_size": 3, "lattice": "E8"}, ValueError),
         ({"step": 1e-300}, ValueError),
     ],

@@ -130,7 +130,7 @@ def test_corrupt_codebooks_raise():
         ({"quantizer": "kmeans", "levels": 4, "weights": -np.ones(10)}, ValueError),
         ({"lattice": "E8", "weights": np.ones(10)}, ValueError),
         ({"lattice": "E8", "dead_zone": 0.5}, ValueError),
-        ({"quantizer": "pq"}, ValueError),
+        ({"quantizer": "no-such-quantizer"}, ValueError),
         ({"quantizer": "ecsq", "lam": 0.01, "max_levels": 8}, None),
         ({"quantizer": "kmeans", "rate": 1.0, "max_levels": 8}, None),
         ({"max_levels": 8}, ValueError),

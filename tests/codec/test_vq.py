@@ -99,9 +99,7 @@ def test_lloyd_distortion_never_increases(n, d, levels, seed, weighted):
     assert final == pytest.approx(h[-1], rel=1e-9, abs=1e-300)
 
 
-@pytest.mark.parametrize(
-    "d, m, levels", [(1, 1, 4), (2, 1, 16), (4, 2, 8), (8, 1, 32)]
-)
+@pytest.mark.parametrize("d, m, levels", [(1, 1, 4), (2, 1, 16), (4, 2, 8), (8, 1, 32)])
 def test_residual_stage_never_increases_distortion(d, m, levels):
     x = np.random.default_rng(d).laplace(size=6000)
     des = design_vq(x, levels=levels, subvector=d, subspaces=m, stages=4, dtype="float32")
@@ -145,8 +143,16 @@ def test_non_contiguous_input_and_small_chunks():
         blob = codec.encode(x, quantizer="pq", subvector=2, levels=16, chunk_size=100, coder=coder)
         y = codec.decode(blob)
         assert codec.inspect(blob).n_chunks > 1
-        ref = codec.decode(codec.encode(np.ascontiguousarray(x), quantizer="pq", subvector=2,
-                                        levels=16, chunk_size=100, coder=coder))
+        ref = codec.decode(
+            codec.encode(
+                np.ascontiguousarray(x),
+                quantizer="pq",
+                subvector=2,
+                levels=16,
+                chunk_size=100,
+                coder=coder,
+            )
+        )
         assert np.array_equal(y, ref)
 
 
@@ -154,8 +160,9 @@ def test_non_contiguous_input_and_small_chunks():
 def test_stream_layouts_round_trip_over_chunks(split):
     x = gaussian(3000, seed=4)
     des = design_vq(x, levels=8, subvector=2, subspaces=3, stages=2, dtype="float64")
-    qz = VQQuantizer(des.quantizer.codebooks, codebook_dtype=des.quantizer.codebook_dtype,
-                     split_streams=split)
+    qz = VQQuantizer(
+        des.quantizer.codebooks, codebook_dtype=des.quantizer.codebook_dtype, split_streams=split
+    )
     padded = np.zeros(-(-x.size // 6) * 6)
     padded[: x.size] = x
     qa = QuantizedArray.from_values(qz, padded, x.shape, "float64", x.size, 600, "arithmetic")
@@ -201,8 +208,7 @@ def test_truncated_and_flipped_streams_raise_codec_errors():
 def _forge(blob, quantizer=None, extras=None, fields=None):
     parsed = container.parse(blob)
     chunks = [
-        (e.coder_id, bytes(memoryview(blob)[e.offset : e.offset + e.length]))
-        for e in parsed.chunks
+        (e.coder_id, bytes(memoryview(blob)[e.offset : e.offset + e.length])) for e in parsed.chunks
     ]
     qz = quantizer or parsed.quantizer
     f = container.common_fields(qz.kind_code, parsed.layout) + (
@@ -219,8 +225,12 @@ def test_forged_headers_are_rejected():
     nan = cb.copy()
     nan[0, 0, 0, 0] = np.nan
     with pytest.raises(CorruptStreamError, match="NaN or Inf"):
-        codec.decode(_forge(blob, extras=nan.astype("<f4" if qz.codebook_dtype == "float32"
-                                                        else "<f2").tobytes()))
+        codec.decode(
+            _forge(
+                blob,
+                extras=nan.astype("<f4" if qz.codebook_dtype == "float32" else "<f2").tobytes(),
+            )
+        )
     with pytest.raises(CorruptStreamError, match="extras"):
         codec.decode(_forge(blob, extras=qz.extras()[:-2]))
     # fewer codewords than the indices use
