@@ -202,7 +202,7 @@ def _check_input(x, step, weights):
     if x.size:
         if not np.isfinite(x).all():
             raise ValueError(f"x holds NaN or Inf at index {int(np.flatnonzero(~np.isfinite(x))[0])}")
-        if np.abs(x).max() / step > _K.MAX_ABS_INDEX:
+        if float(np.abs(x).max()) > _K.MAX_ABS_INDEX * step:
             raise ValueError("max|x| / step exceeds 2**52: use a larger step")
     if weights is None:
         w = np.zeros(0, np.float64)
