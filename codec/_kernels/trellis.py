@@ -39,27 +39,6 @@ def parity(v):
 
 
 @njit(cache=True, nogil=True)
-def trellis_tables(nu, h0, h1, union, flip, pred_d0, pred_d1):
-    """Per-state tables of the trellis with ``S = 2**nu`` states and masks ``(h0, h1)``.
-
-    ``union[s] = parity(s & h0)``, ``flip[s] = parity(s & h1)``; the two
-    predecessors of state ``ns`` are ``ns >> 1`` and ``(ns >> 1) + S/2`` and
-    ``pred_d0[ns]`` / ``pred_d1[ns]`` are the subsets of the branches from them.
-    """
-    S = 1 << nu
-    half = S >> 1
-    for s in range(S):
-        union[s] = parity(s & h0)
-        flip[s] = parity(s & h1)
-    for ns in range(S):
-        b = ns & 1
-        s0 = ns >> 1
-        s1 = s0 + half
-        pred_d0[ns] = 2 * (b ^ flip[s0]) + union[s0]
-        pred_d1[ns] = 2 * (b ^ flip[s1]) + union[s1]
-
-
-@njit(cache=True, nogil=True)
 def rate_cost(i, u, rate_lo, rate_len, rate_start, rate_table, rate_esc, rate_slope):
     """Rate term of union index ``i`` in union ``u``: a table inside
     ``[rate_lo[u], rate_lo[u] + rate_len[u])``, outside it ``esc + slope·distance``."""
@@ -246,25 +225,44 @@ def quantize_chunks(
 
 
 @njit(cache=True, nogil=True)
-def _union_walk_chunk(points, nu, h0, h1, lo, hi, counts):
+def union_flip_tables(nu, h0, h1):
+    """``(union, flip)``: ``parity(s & h0)`` and ``parity(s & h1)`` for every state."""
+    S = 1 << nu
+    union = np.empty(S, np.int64)
+    flip = np.empty(S, np.int64)
+    for s in range(S):
+        union[s] = parity(s & h0)
+        flip[s] = parity(s & h1)
+    return union, flip
+
+
+@njit(cache=True, nogil=True)
+def _union_walk_chunk(points, nu, union, flip, lo, hi, counts):
     """Walk one chunk's path: index bounds per union into ``lo``/``hi`` and the
     number of elements per union into ``counts``. Returns False if a point
     does not lie in its state's union (not a trellis path)."""
     mask = (1 << nu) - 1
+    big = np.iinfo(np.int64).max
+    lo0 = lo1 = big
+    hi0 = hi1 = -big - 1
+    n1 = 0
     s = 0
     for k in range(points.size):
-        u = parity(s & h0)
+        u = union[s]
         v = points[k] - u
         if v & 1:
             return False
         i = v >> 1
-        counts[u] += 1
-        if i < lo[u]:
-            lo[u] = i
-        if i > hi[u]:
-            hi[u] = i
-        b = (i & 1) ^ parity(s & h1)
-        s = ((s << 1) | b) & mask
+        if u:
+            n1 += 1
+            lo1 = min(lo1, i)
+            hi1 = max(hi1, i)
+        else:
+            lo0 = min(lo0, i)
+            hi0 = max(hi0, i)
+        s = ((s << 1) | ((i & 1) ^ flip[s])) & mask
+    lo[0], lo[1], hi[0], hi[1] = lo0, lo1, hi0, hi1
+    counts[0], counts[1] = points.size - n1, n1
     return True
 
 
@@ -273,39 +271,29 @@ def union_stats(points, nu, h0, h1, chunk_elements, lo, hi, counts, ok):
     """Per chunk c: index bounds ``lo[c, u]``, ``hi[c, u]`` and sizes ``counts[c, u]`` of the
     two streams; ``ok[c] = 0`` where the points are not a trellis path from state 0."""
     n_chunks = (points.size + chunk_elements - 1) // chunk_elements
+    union, flip = union_flip_tables(nu, h0, h1)
     for c in prange(n_chunks):
         a = c * chunk_elements
         m = min(chunk_elements, points.size - a)
-        lo[c, 0] = lo[c, 1] = np.iinfo(np.int64).max
-        hi[c, 0] = hi[c, 1] = np.iinfo(np.int64).min
-        counts[c, 0] = counts[c, 1] = 0
-        ok[c] = _union_walk_chunk(points[a : a + m], nu, h0, h1, lo[c], hi[c], counts[c])
+        ok[c] = _union_walk_chunk(points[a : a + m], nu, union, flip, lo[c], hi[c], counts[c])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def union_histograms(points, nu, h0, h1, chunk_elements, lo, size, hist):
-    """Histogram of the union index ``i`` per union: ``hist[u, i - lo[u]]`` (``size[u]`` bins;
-    indices outside are ignored). Chunks are counted in parallel groups and summed
-    in a fixed order, so counts never depend on threads."""
-    n_chunks = (points.size + chunk_elements - 1) // chunk_elements
-    groups = min(n_chunks, 16)
-    part = np.zeros((groups, 2, hist.shape[1]), np.int64)
+    """Add the histogram of the union index ``i`` per union to ``hist[u, i - lo[u]]``
+    (``size[u]`` bins; indices outside are ignored). Sequential: integer counts."""
+    union, flip = union_flip_tables(nu, h0, h1)
     mask = (1 << nu) - 1
-    for g in prange(groups):
-        for c in range(g, n_chunks, groups):
-            a = c * chunk_elements
-            m = min(chunk_elements, points.size - a)
+    s = 0
+    for k in range(points.size):
+        if k % chunk_elements == 0:
             s = 0
-            for k in range(a, a + m):
-                u = parity(s & h0)
-                i = (points[k] - u) >> 1
-                q = i - lo[u]
-                if 0 <= q < size[u]:
-                    part[g, u, q] += 1
-                b = (i & 1) ^ parity(s & h1)
-                s = ((s << 1) | b) & mask
-    for g in range(groups):
-        hist += part[g]
+        u = union[s]
+        i = (points[k] - u) >> 1
+        q = i - lo[u]
+        if q >= 0 and q < size[u]:
+            hist[u, q] += 1
+        s = ((s << 1) | ((i & 1) ^ flip[s])) & mask
 
 
 @njit(cache=True, parallel=True)
@@ -314,6 +302,7 @@ def points_to_stream_buffer(points, nu, h0, h1, chunk_elements, offsets, symbols
     ``offsets[2c+1]`` (sizes from :func:`union_stats`); ``ok[c] = 0`` where they do not fit."""
     n_chunks = (points.size + chunk_elements - 1) // chunk_elements
     mask = (1 << nu) - 1
+    union, flip = union_flip_tables(nu, h0, h1)
     for c in prange(n_chunks):
         a = c * chunk_elements
         m = min(chunk_elements, points.size - a)
@@ -324,7 +313,7 @@ def points_to_stream_buffer(points, nu, h0, h1, chunk_elements, offsets, symbols
         s = 0
         good = 1
         for k in range(a, a + m):
-            u = parity(s & h0)
+            u = union[s]
             v = points[k] - u
             if v & 1:
                 good = 0
@@ -342,8 +331,7 @@ def points_to_stream_buffer(points, nu, h0, h1, chunk_elements, offsets, symbols
                     break
                 symbols[p1] = i
                 p1 += 1
-            b = (i & 1) ^ parity(s & h1)
-            s = ((s << 1) | b) & mask
+            s = ((s << 1) | ((i & 1) ^ flip[s])) & mask
         if p0 != e0 or p1 != e1:
             good = 0
         ok[c] = good
@@ -384,12 +372,7 @@ def stream_buffer_to_points(symbols, offsets, nu, h0, h1, chunk_elements, points
     """Inverse of :func:`points_to_stream_buffer`; ``ok[c] = 0`` where chunk c is inconsistent
     (offsets out of order or beyond the buffer, a stream too short or too long)."""
     n_chunks = (points.size + chunk_elements - 1) // chunk_elements
-    S = 1 << nu
-    union = np.empty(S, np.int64)
-    flip = np.empty(S, np.int64)
-    pd0 = np.empty(S, np.int64)
-    pd1 = np.empty(S, np.int64)
-    trellis_tables(nu, h0, h1, union, flip, pd0, pd1)
+    union, flip = union_flip_tables(nu, h0, h1)
     for c in prange(n_chunks):
         a = c * chunk_elements
         m = min(chunk_elements, points.size - a)

@@ -260,10 +260,15 @@ def tcq_viterbi(
     >>> tcq_viterbi(np.array([0.1, 1.9, -3.2, 0.4]), 1.0, 4).tolist()
     [0, 2, -3, 0]
     """
-    nu, h0, h1 = trellis_masks(states)
     x, step, w = _check_input(x, step, weights)
     if chunk_elements < 1:
         raise ValueError("chunk_elements must be >= 1")
+    return _viterbi(x, w, step, states, model, lam, chunk_elements)
+
+
+def _viterbi(x, w, step, states, model, lam, chunk_elements):
+    """:func:`tcq_viterbi` on checked arrays (``w`` empty for unit weights)."""
+    nu, h0, h1 = trellis_masks(states)
     rate = _NO_RATE if model is None or lam == 0 else model.kernel_args(float(lam))
     points = np.empty(x.size, np.int64)
     if x.size:
@@ -404,6 +409,8 @@ def tcq_quantize(
     x, step, w = _check_input(x, step, weights)
     if passes < 1:
         raise ValueError("passes must be >= 1")
+    if chunk_elements < 1:
+        raise ValueError("chunk_elements must be >= 1")
     if x.size == 0:
         return np.zeros(0, np.int64)
     lam = None if kappa is None else float(kappa) * step * step
@@ -415,8 +422,7 @@ def tcq_quantize(
     model = None
     prev = None
     for _ in range(passes - 1):
-        pts = tcq_viterbi(xs, step, states, model=model, lam=lam, weights=ws if ws.size else None,
-                          chunk_elements=sample_chunk)
+        pts = _viterbi(xs, ws, step, states, model, lam or 0.0, sample_chunk)
         if prev is not None and np.array_equal(pts, prev):
             if xs is x:
                 return pts  # a fixed point on the full input: the last pass would repeat it
@@ -427,8 +433,7 @@ def tcq_quantize(
             lam = adaptive_kappa(_entropy(hists)) * step * step
         hists = [np.pad(h, MARGIN) for h in hists]
         model = IndexCostModel.from_histograms(hists, [lo[u] - MARGIN for u in range(2)])
-    return tcq_viterbi(x, step, states, model=model, lam=lam, weights=w if w.size else None,
-                       chunk_elements=chunk_elements)
+    return _viterbi(x, w, step, states, model, lam or 0.0, chunk_elements)
 
 
 def adaptive_kappa(h0: float) -> float:
