@@ -28,6 +28,33 @@ MAX_UNION_INDEX = 1 << 60
 RENORM_PERIOD = 1024
 
 
+@njit(cache=True, parallel=True)
+def finite_max_abs(x, bad):
+    """``max |x|``; ``bad[0]`` = index of the first NaN/Inf or −1 (parallel over fixed blocks)."""
+    n_blocks = (x.size + 65535) // 65536
+    mx = np.zeros(n_blocks, np.float64)
+    first = np.full(n_blocks, -1, np.int64)
+    for c in prange(n_blocks):
+        a = c * 65536
+        m = 0.0
+        for k in range(a, min(a + 65536, x.size)):
+            v = abs(x[k])
+            if not v <= 1.7976931348623157e308:
+                first[c] = k
+                break
+            if v > m:
+                m = v
+        mx[c] = m
+    bad[0] = -1
+    out = 0.0
+    for c in range(n_blocks):
+        if first[c] >= 0:
+            bad[0] = first[c]
+            break
+        out = max(out, mx[c])
+    return out
+
+
 @njit(cache=True, nogil=True)
 def parity(v):
     """Parity (popcount mod 2) of a non-negative int64."""
@@ -56,20 +83,19 @@ def best_in_subset(
     xk, wk, t, step, d, use_rate, rate_lo, rate_len, rate_start, rate_table, rate_esc, rate_slope
 ):
     """Best point ``j`` of subset ``D_d`` for value ``xk`` (``t = xk / step``): the nearest
-    one, and with a rate term also its neighbours ``±4``. Returns ``(cost, j)`` with
-    cost ``wk·(xk − step·j)² + rate(i | u)``; the first minimum in the order
-    nearest, −4, +4 wins ties."""
-    j0 = 4 * np.int64(np.floor((t - d) * 0.25 + 0.5)) + d
-    e = xk - step * j0
+    one, and with a rate term also its neighbours ``±4`` — the points of ``D_d`` in
+    ``(t − 6, t + 6]``. Returns ``(cost, j)`` with cost ``wk·(xk − step·j)² + rate(i | u)``;
+    ties go to the smaller ``j``."""
     if not use_rate:
+        j0 = 4 * np.int64(np.floor((t - d) * 0.25 + 0.5)) + d
+        e = xk - step * j0
         return wk * e * e, j0
     u = d & 1
-    best = wk * e * e + rate_cost(
-        (j0 - u) >> 1, u, rate_lo, rate_len, rate_start, rate_table, rate_esc, rate_slope
-    )
-    best_j = j0
-    for delta in (-4, 4):
-        j = j0 + delta
+    first = np.int64(np.floor(t)) - 5
+    j = first + ((d - first) & 3)
+    best = np.inf
+    best_j = j
+    for _ in range(3):
         e = xk - step * j
         c = wk * e * e + rate_cost(
             (j - u) >> 1, u, rate_lo, rate_len, rate_start, rate_table, rate_esc, rate_slope
@@ -77,7 +103,36 @@ def best_in_subset(
         if c < best:
             best = c
             best_j = j
+        j += 4
     return best, best_j
+
+
+@njit(cache=True, nogil=True)
+def branch_metrics(
+    xk, wk, t, step, use_rate, rate_lo, rate_len, rate_start, rate_table, rate_esc, rate_slope,
+    bc,
+):
+    """``bc[d]`` = the cost of :func:`best_in_subset` for d = 0..3, in one sweep over the
+    twelve integers of ``(t − 6, t + 6]`` with a rate term."""
+    if not use_rate:
+        for d in range(4):
+            j0 = 4 * np.int64(np.floor((t - d) * 0.25 + 0.5)) + d
+            e = xk - step * j0
+            bc[d] = wk * e * e
+        return
+    for d in range(4):
+        bc[d] = np.inf
+    j = np.int64(np.floor(t)) - 5
+    for _ in range(12):
+        d = j & 3
+        u = j & 1
+        e = xk - step * j
+        c = wk * e * e + rate_cost(
+            (j - u) >> 1, u, rate_lo, rate_len, rate_start, rate_table, rate_esc, rate_slope
+        )
+        if c < bc[d]:
+            bc[d] = c
+        j += 1
 
 
 @njit(cache=True, nogil=True)
@@ -128,19 +183,18 @@ def viterbi_chunk(
     al = np.empty(half, np.float64)
     be = np.empty(half, np.float64)
     dec = np.empty(S, np.uint64)
+    bc = np.empty(4, np.float64)
     surv = np.empty(n * nw, np.uint64)
     for k in range(n):
         xk = x[k]
         wk = 1.0 if unit else w[k]
         t = xk / step
-        b0 = best_in_subset(xk, wk, t, step, 0, use_rate, rate_lo, rate_len, rate_start,
-                            rate_table, rate_esc, rate_slope)[0]
-        b1 = best_in_subset(xk, wk, t, step, 1, use_rate, rate_lo, rate_len, rate_start,
-                            rate_table, rate_esc, rate_slope)[0]
-        b2 = best_in_subset(xk, wk, t, step, 2, use_rate, rate_lo, rate_len, rate_start,
-                            rate_table, rate_esc, rate_slope)[0]
-        b3 = best_in_subset(xk, wk, t, step, 3, use_rate, rate_lo, rate_len, rate_start,
-                            rate_table, rate_esc, rate_slope)[0]
+        branch_metrics(xk, wk, t, step, use_rate, rate_lo, rate_len, rate_start, rate_table,
+                       rate_esc, rate_slope, bc)
+        b0 = bc[0]
+        b1 = bc[1]
+        b2 = bc[2]
+        b3 = bc[3]
         for p in range(half):
             lo = b1 if uu[p] else b0
             hi = b3 if uu[p] else b2

@@ -200,9 +200,11 @@ def _check_input(x, step, weights):
     if not (math.isfinite(step) and step > 0):
         raise ValueError(f"step must be positive and finite, got {step}")
     if x.size:
-        if not np.isfinite(x).all():
-            raise ValueError(f"x holds NaN or Inf at index {int(np.flatnonzero(~np.isfinite(x))[0])}")
-        if float(np.abs(x).max()) > _K.MAX_ABS_INDEX * step:
+        bad = np.empty(1, np.int64)
+        max_abs = _K.finite_max_abs(x, bad)
+        if bad[0] >= 0:
+            raise ValueError(f"x holds NaN or Inf at index {int(bad[0])}")
+        if max_abs > _K.MAX_ABS_INDEX * step:
             raise ValueError("max|x| / step exceeds 2**52: use a larger step")
     if weights is None:
         w = np.zeros(0, np.float64)
