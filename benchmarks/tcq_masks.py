@@ -19,8 +19,7 @@ def granular_g(nu, h0, h1, x, step=1.0):
     z = np.zeros(2, np.int64)
     zf = np.zeros(2)
     pts = np.empty(x.size, np.int64)
-    K.quantize_chunks(x, np.zeros(0), step, nu, h0, h1, z, z, z, np.zeros(0), zf, zf,
-                      x.size, pts)
+    K.quantize_chunks(x, np.zeros(0), step, nu, h0, h1, z, z, z, np.zeros(0), zf, zf, x.size, pts)
     return float(np.mean((x - step * pts) ** 2) / (2 * step) ** 2)
 
 
@@ -39,8 +38,11 @@ def main(argv=None):
                 scores.append((granular_g(nu, h0, h1, x), h0, h1))
         scores.sort()
         fmt = TRELLIS_MASKS[S]
-        print(f"S={S:3d} format {fmt} G={granular_g(nu, *fmt, x):.5f}  best:",
-              ", ".join(f"({a},{b}) {g:.5f}" for g, a, b in scores[:5]), flush=True)
+        print(
+            f"S={S:3d} format {fmt} G={granular_g(nu, *fmt, x):.5f}  best:",
+            ", ".join(f"({a},{b}) {g:.5f}" for g, a, b in scores[:5]),
+            flush=True,
+        )
         out[S] = scores[:5]
     return out
 

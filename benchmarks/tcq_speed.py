@@ -15,12 +15,13 @@ import numpy as np
 from codec.quantizers.tcq import tcq_from_streams, tcq_quantize, tcq_to_streams
 
 
-def best_of(fn, repeat=3):
+def best_of(repeat, fn, *args):
+    """``(seconds of the fastest of repeat calls, result)`` of ``fn(*args)``."""
     best = np.inf
     out = None
     for _ in range(repeat):
         t = time.perf_counter()
-        out = fn()
+        out = fn(*args)
         best = min(best, time.perf_counter() - t)
     return best, out
 
@@ -34,9 +35,9 @@ def main(argv=None):
     results = {}
     for states in states_list:
         tcq_quantize(x[:5000], step, states)  # compile
-        t_enc, pts = best_of(lambda: tcq_quantize(x, step, states), repeat=2)
-        t_str, (s, o) = best_of(lambda: tcq_to_streams(pts, states))
-        t_dec, back = best_of(lambda: tcq_from_streams(s, o, states, n))
+        t_enc, pts = best_of(2, tcq_quantize, x, step, states)
+        t_str, (s, o) = best_of(3, tcq_to_streams, pts, states)
+        t_dec, back = best_of(3, tcq_from_streams, s, o, states, n)
         assert np.array_equal(back, pts)
         results[states] = (n / t_enc / 1e6, n / t_str / 1e6, n / t_dec / 1e6)
         print(

@@ -109,7 +109,17 @@ def best_in_subset(
 
 @njit(cache=True, nogil=True)
 def branch_metrics(
-    xk, wk, t, step, use_rate, rate_lo, rate_len, rate_start, rate_table, rate_esc, rate_slope,
+    xk,
+    wk,
+    t,
+    step,
+    use_rate,
+    rate_lo,
+    rate_len,
+    rate_start,
+    rate_table,
+    rate_esc,
+    rate_slope,
     bc,
 ):
     """``bc[d]`` = the cost of :func:`best_in_subset` for d = 0..3, in one sweep over the
@@ -189,8 +199,20 @@ def viterbi_chunk(
         xk = x[k]
         wk = 1.0 if unit else w[k]
         t = xk / step
-        branch_metrics(xk, wk, t, step, use_rate, rate_lo, rate_len, rate_start, rate_table,
-                       rate_esc, rate_slope, bc)
+        branch_metrics(
+            xk,
+            wk,
+            t,
+            step,
+            use_rate,
+            rate_lo,
+            rate_len,
+            rate_start,
+            rate_table,
+            rate_esc,
+            rate_slope,
+            bc,
+        )
         b0 = bc[0]
         b1 = bc[1]
         b2 = bc[2]
@@ -244,8 +266,20 @@ def viterbi_chunk(
         s = p + bit * half
         d = 2 * ((1 if ff[p] else 0) ^ (ns & 1) ^ bit) + (1 if uu[p] else 0)
         wk = 1.0 if unit else w[k]
-        points[k] = best_in_subset(x[k], wk, x[k] / step, step, d, use_rate, rate_lo, rate_len,
-                                   rate_start, rate_table, rate_esc, rate_slope)[1]
+        points[k] = best_in_subset(
+            x[k],
+            wk,
+            x[k] / step,
+            step,
+            d,
+            use_rate,
+            rate_lo,
+            rate_len,
+            rate_start,
+            rate_table,
+            rate_esc,
+            rate_slope,
+        )[1]
     return m
 
 
@@ -273,8 +307,19 @@ def quantize_chunks(
         m = min(chunk_elements, x.size - a)
         wc = w if w.size == 0 else w[a : a + m]
         viterbi_chunk(
-            x[a : a + m], wc, step, nu, h0, h1, rate_lo, rate_len, rate_start, rate_table,
-            rate_esc, rate_slope, points[a : a + m],
+            x[a : a + m],
+            wc,
+            step,
+            nu,
+            h0,
+            h1,
+            rate_lo,
+            rate_len,
+            rate_start,
+            rate_table,
+            rate_esc,
+            rate_slope,
+            points[a : a + m],
         )
 
 

@@ -309,8 +309,14 @@ def tcq_union_histograms(points, states: int, chunk_elements: int = DEFAULT_CHUN
     hist = np.zeros((2, max(max(sizes), 1)), np.int64)
     if points.size:
         _K.union_histograms(
-            points, nu, h0, h1, int(chunk_elements), np.array(los, np.int64),
-            np.array(sizes, np.int64), hist,
+            points,
+            nu,
+            h0,
+            h1,
+            int(chunk_elements),
+            np.array(los, np.int64),
+            np.array(sizes, np.int64),
+            hist,
         )
     return [hist[0, : sizes[0]].copy(), hist[1, : sizes[1]].copy()], los
 
@@ -508,7 +514,10 @@ def tcq_to_streams(points, states: int, chunk_elements: int = DEFAULT_CHUNK_ELEM
 
 
 def tcq_from_streams(
-    symbols, offsets, states: int, n_elements: int,
+    symbols,
+    offsets,
+    states: int,
+    n_elements: int,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> np.ndarray:
     """Inverse of :func:`tcq_to_streams`: the points ``j`` of ``n_elements`` elements.
@@ -531,8 +540,10 @@ def tcq_from_streams(
     symbols = np.ascontiguousarray(symbols, np.int64).reshape(-1)
     offsets = np.ascontiguousarray(offsets, np.int64).reshape(-1)
     n_chunks = -(-int(n_elements) // int(chunk_elements))
-    if offsets.size != 2 * n_chunks + 1 or (offsets.size and offsets[0] != 0) or (
-        offsets.size and offsets[-1] != symbols.size
+    if (
+        offsets.size != 2 * n_chunks + 1
+        or (offsets.size and offsets[0] != 0)
+        or (offsets.size and offsets[-1] != symbols.size)
     ):
         raise CorruptStreamError("TCQ stream offsets do not match the chunk count or buffer")
     points = np.empty(int(n_elements), np.int64)

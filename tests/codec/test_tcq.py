@@ -75,7 +75,7 @@ def exhaustive_min_cost(x, w, step, states, model, lam):
     best = math.inf
     for bits in itertools.product((0, 1), repeat=len(x)):
         s, total = 0, 0.0
-        for xk, wk, b in zip(x, w, bits):
+        for xk, wk, b in zip(x, w, bits, strict=True):
             u = _parity(s & h0)
             d = 2 * (b ^ _parity(s & h1)) + u
             total += _branch_best(xk, wk, step, d, model, lam)[0]
@@ -89,7 +89,7 @@ def path_cost(x, w, step, states, points, model, lam):
     assert walk is not None, "not a trellis path"
     return sum(
         wk * (xk - step * j) ** 2 + lam * _rate_bits(model, j, u)
-        for xk, wk, j, (_, u, _, _) in zip(x, w, points, walk)
+        for xk, wk, j, (_, u, _, _) in zip(x, w, points, walk, strict=True)
     )
 
 
@@ -112,7 +112,8 @@ def viterbi_cases(draw):
         ]
         lo = [draw(st.integers(-5, 1)) for _ in range(2)]
         model = IndexCostModel(
-            (lo[0], lo[1]), (lens[0], lens[1]),
+            (lo[0], lo[1]),
+            (lens[0], lens[1]),
             (draw(st.floats(0, 12)), draw(st.floats(0, 12))),
             (draw(st.floats(0, 3)), draw(st.floats(0, 3))),
         )
@@ -123,8 +124,9 @@ def viterbi_cases(draw):
 @given(viterbi_cases())
 def test_viterbi_equals_exhaustive_search(case):
     states, step, x, w, weighted, model, lam = case
-    pts = tcq_viterbi(np.array(x), step, states, model=model, lam=lam,
-                      weights=np.array(w) if weighted else None)
+    pts = tcq_viterbi(
+        np.array(x), step, states, model=model, lam=lam, weights=np.array(w) if weighted else None
+    )
     got = path_cost(x, w, step, states, pts.tolist(), model if lam else None, lam)
     want = exhaustive_min_cost(x, w, step, states, model if lam else None, lam)
     assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
@@ -225,8 +227,7 @@ def test_output_independent_of_thread_count(states):
     try:
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
-            pts = tcq_quantize(x, 0.1, states, chunk_elements=512, weights=w,
-                               sample_elements=1024)
+            pts = tcq_quantize(x, 0.1, states, chunk_elements=512, weights=w, sample_elements=1024)
             s, o = tcq_to_streams(pts, states, 512)
             back = tcq_from_streams(s, o, states, x.size, 512)
             results.append((pts.tobytes(), s.tobytes(), o.tobytes(), back.tobytes()))
@@ -243,8 +244,16 @@ def _valid_streams(states=8, n=200, chunk=64):
 
 @pytest.mark.parametrize(
     "damage",
-    ["drop_last", "extra_symbol", "shift_boundary", "offsets_decrease", "offsets_beyond",
-     "offsets_count", "huge_index", "first_offset"],
+    [
+        "drop_last",
+        "extra_symbol",
+        "shift_boundary",
+        "offsets_decrease",
+        "offsets_beyond",
+        "offsets_count",
+        "huge_index",
+        "first_offset",
+    ],
 )
 def test_corrupt_streams_raise(damage):
     n, chunk = 200, 64
