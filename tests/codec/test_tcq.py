@@ -3,6 +3,9 @@ index streams (round trip, chunks, threads, corruption) and the gap to R(D)."""
 
 import itertools
 import math
+import os
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -10,10 +13,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from codec.errors import CorruptStreamError
+import codec
+from codec.errors import CodecError, CorruptStreamError, TruncatedStreamError
+from codec.framing import FieldReader
 from codec.quantizers.tcq import (
     TRELLIS_MASKS,
     IndexCostModel,
+    TrellisQuantizer,
     tcq_from_streams,
     tcq_index_entropy,
     tcq_quantize,
@@ -332,3 +338,129 @@ def test_empty_and_tiny_inputs():
     assert s.size == 0 and o.tolist() == [0]
     assert tcq_from_streams(s, o, 8, 0).size == 0
     assert tcq_quantize(np.array([0.26]), 0.1, 4).tolist() in ([2], [4])
+
+
+# -- through codec.encode / decode / inspect ------------------------------------------
+
+
+@pytest.mark.parametrize("states", [4, 256])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (3, 0, 2), (5, 13), (2, 3, 4, 5)])
+def test_codec_round_trip_shapes_and_dtypes(states, dtype, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    blob = codec.encode(x, quantizer="tcq", states=states, step=0.05)
+    y = codec.decode(blob)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    q = codec.quantize(x, quantizer="tcq", states=states, step=0.05)
+    # The decoder's reconstruction is the encoder's, bit for bit.
+    assert y.tobytes() == q.reconstruct().tobytes()
+    if x.size:
+        # A branch can always reach a point within 2·step (nearest of its subset),
+        # and the rate term moves it by at most one neighbour more.
+        err = np.abs(y.astype(np.float64) - x.astype(np.float64)).max()
+        assert err <= 6 * 0.05 + 1e-3
+    info = codec.inspect(blob)
+    assert info.quantizer == "tcq" and info.step == 0.05 and info.shape == x.shape
+
+
+def test_codec_rate_and_distortion_targets():
+    x = np.random.default_rng(1).standard_normal(20000)
+    blob = codec.encode(x, quantizer="tcq", states=8, rate=3.0)
+    assert 8 * len(blob) / x.size == pytest.approx(3.0, abs=0.01)
+    blob = codec.encode(x, quantizer="tcq", states=8, distortion=1e-3)
+    assert np.mean((codec.decode(blob) - x) ** 2) == pytest.approx(1e-3, rel=0.02)
+    # The default operating point: MSE about var/256.
+    mse = np.mean((codec.decode(codec.encode(x, quantizer="tcq")) - x) ** 2)
+    assert mse == pytest.approx(np.var(x) / 256, rel=0.2)
+
+
+def test_codec_weights_shape_the_error():
+    x = np.random.default_rng(2).standard_normal(4000)
+    w = np.where(np.arange(x.size) < 2000, 20.0, 0.05)
+    y = codec.decode(codec.encode(x, quantizer="tcq", step=0.3, weights=w))
+    err = (y - x) ** 2
+    assert err[:2000].mean() < err[2000:].mean()
+
+
+def test_codec_bad_options():
+    with pytest.raises(ValueError, match="states must be one of"):
+        codec.encode(np.ones(5), quantizer="tcq", states=5, step=0.1)
+    with pytest.raises(TypeError):
+        codec.encode(np.ones(5), quantizer="tcq", states="8", step=0.1)
+
+
+@pytest.fixture(scope="module")
+def tcq_blob():
+    x = np.random.default_rng(0).standard_normal(3000).astype(np.float32)
+    return codec.encode(x, quantizer="tcq", states=8, step=0.1, chunk_size=1024)
+
+
+def test_codec_truncated_and_flipped_streams_raise(tcq_blob):
+    for cut in list(range(0, len(tcq_blob), 37)) + [len(tcq_blob) - 1]:
+        with pytest.raises(CodecError):
+            codec.decode(tcq_blob[:cut])
+    with pytest.raises(TruncatedStreamError):
+        codec.decode(tcq_blob[:-1])
+    rng = np.random.default_rng(1)
+    for pos in rng.integers(0, len(tcq_blob), 40):
+        bad = bytearray(tcq_blob)
+        bad[pos] ^= 1 << int(rng.integers(0, 8))
+        with pytest.raises(CodecError):
+            codec.decode(bytes(bad))
+
+
+@pytest.mark.parametrize("damage", ["move_symbol", "odd_index"])
+def test_codec_inconsistent_tcq_streams_raise(monkeypatch, damage):
+    # Valid framing and checksums around streams that do not describe a trellis path.
+    original = TrellisQuantizer.to_streams
+
+    def damaged(self, points, chunk_elements):
+        s, o = original(self, points, chunk_elements)
+        s, o = s.copy(), o.copy()
+        if damage == "move_symbol":
+            o[1] += 1  # union-0 stream one longer, union-1 one shorter: counts still sum
+        else:
+            s[0] += 1 << 61  # an index beyond ±2**60
+        return s, o
+
+    x = np.random.default_rng(3).standard_normal(500)
+    monkeypatch.setattr(TrellisQuantizer, "to_streams", damaged)
+    blob = codec.encode(x, quantizer="tcq", step=0.1)
+    monkeypatch.undo()
+    with pytest.raises(CorruptStreamError):
+        codec.decode(blob)
+
+
+def test_header_with_unsupported_state_count():
+    with pytest.raises(CodecError):
+        TrellisQuantizer.from_header(FieldReader(bytes([9]) + bytes(8)), b"")
+    q = TrellisQuantizer.from_header(FieldReader(TrellisQuantizer(16, 0.5).header_fields()), b"")
+    assert (q.states, q.step) == (16, 0.5)
+
+
+_THREAD_SCRIPT = """
+import hashlib, sys, numpy as np, codec
+x = np.random.default_rng(5).standard_normal(40000).astype(np.float32)
+w = np.random.default_rng(6).uniform(0.5, 2.0, x.size)
+blob = codec.encode(x, quantizer="tcq", states=int(sys.argv[1]), rate=3.0, weights=w,
+                    chunk_size=4096)
+print(hashlib.sha256(blob).hexdigest(), hashlib.sha256(codec.decode(blob).tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("states", [8, 256])
+def test_codec_bytes_independent_of_thread_count(states):
+    results = set()
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+        out = subprocess.run(
+            [sys.executable, "-c", _THREAD_SCRIPT, str(states)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        )
+        results.add(out.stdout.strip())
+    assert len(results) == 1
