@@ -7,8 +7,10 @@ test or a plug-in): :func:`codec.quantizers.base.register`.
 from .base import register
 from .codebook import CodebookQuantizer, ECSQDesigner, KMeansDesigner, UniformDesigner
 from .lattice import LatticeDesigner, LatticeQuantizer
+from .tcq import TrellisDesigner, TrellisQuantizer
 
 register(LatticeDesigner, LatticeQuantizer)
 register(UniformDesigner, CodebookQuantizer)
 register(ECSQDesigner)
 register(KMeansDesigner)
+register(TrellisDesigner, TrellisQuantizer)
