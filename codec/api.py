@@ -12,7 +12,7 @@ container once and runs the same hops backwards.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -237,7 +237,10 @@ class StreamInfo:
     """What :func:`inspect` reads from a stream's header, without decoding.
 
     ``expected_mse`` is a dithered lattice quantizer's exact MSE per element,
-    ``G·(step^n det)^(2/n)`` (None where it depends on the data).
+    ``G·(step^n det)^(2/n)`` (None where it depends on the data). ``parameters``
+    holds everything the quantizer reports about itself (e.g. a trellis
+    quantizer's ``states``); ``lattice``, ``step``, ``dither`` and ``seed`` are
+    the common ones, None/False where they do not apply.
     """
 
     shape: tuple
@@ -255,6 +258,7 @@ class StreamInfo:
     bits_per_element: float
     expected_mse: float | None
     format_version: str
+    parameters: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -292,4 +296,5 @@ def inspect(blob) -> StreamInfo:
         bits_per_element=8.0 * n_bytes / n if n else math.inf,
         expected_mse=qz.expected_mse(),
         format_version="{}.{}".format(*parsed.format_version),
+        parameters=described,
     )
