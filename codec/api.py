@@ -26,7 +26,7 @@ from .quantized import (
     read_quantized,
 )
 from .quantizers.base import Search
-from .rate_control import solve_distortion, solve_rate
+from .rate_control import sample_positions, solve_distortion, solve_rate
 
 #: Default decompression-bomb guard of :func:`decode`.
 DEFAULT_MAX_ELEMENTS = 1 << 32
@@ -52,6 +52,7 @@ def encode(
     dead_zone: float | None = None,
     method: str | None = None,
     max_levels: int | None = None,
+    exact_rate: bool = False,
     **quantizer_options,
 ) -> bytes:
     r"""Compress a float array to bytes (quantize, then entropy-code).
@@ -112,6 +113,11 @@ def encode(
         design may use (default 256). The index entropy stays below
         ``log2(max_levels)`` (k-means' well below it), so a rate above about
         8 bits per element needs more; the exact designs slow down with it.
+    exact_rate : bool
+        ``rate=`` on arrays of more than two chunks searches the step (or
+        design) on a one-chunk sample and codes the array once, landing within
+        about 0.01 bit of the target; ``True`` measures the whole array's bytes
+        at every search step instead (exact to 0.005 bit, a few times slower).
     **quantizer_options
         Options of other registered quantizers (each quantizer's designer
         lists its own; see :mod:`codec.quantizers`).
@@ -178,13 +184,7 @@ def quantize(x, **options) -> QuantizedArray:
         return quantized(designer.quantizer())
     name, value = opts.target
     if name == "rate":
-        n = max(flat.size, 1)
-
-        def code(q):
-            qa = quantized(q)
-            return 8.0 * len(qa.to_bytes()) / n, qa
-
-        return solve_rate(designer.rate_search(value), value, code)
+        return _solve_rate(opts, designer, arr, flat, chunk, value, quantized)
     if name == "distortion":
         found = designer.for_distortion(value)
         if isinstance(found, Search):
@@ -193,6 +193,37 @@ def quantize(x, **options) -> QuantizedArray:
             )
         return quantized(found)
     return quantized(designer.quantizer(**{name: value}))
+
+
+def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized) -> QuantizedArray:
+    """The quantized array whose bytes are ``rate`` bits per element.
+
+    Arrays of more than two chunks search on a one-chunk sample (evenly spaced
+    runs of whole blocks, coded as one chunk like the array's own), then
+    quantize the whole array once with the quantizer found: the rate lands
+    within about 0.01 bit of the target (sampling error of the index entropy,
+    plus per-chunk tables). ``exact_rate=True`` searches on the whole array.
+    """
+    n = max(flat.size, 1)
+    if opts.exact_rate or flat.size <= 2 * chunk:
+
+        def code(q):
+            qa = quantized(q)
+            return 8.0 * len(qa.to_bytes()) / n, qa
+
+        return solve_rate(designer.rate_search(rate), rate, code)
+    positions = sample_positions(flat.size, chunk, designer.block_size)
+    weights = None if opts.weights is None else opts.weights[positions]
+    sample = flat[positions]
+    on_sample = opts.make_designer(sample, arr.dtype.name, weights=weights)
+
+    def code_sample(q):
+        qa = QuantizedArray.from_values(
+            q, sample, sample.shape, arr.dtype.name, sample.size, chunk, opts.coder
+        )
+        return 8.0 * len(qa.to_bytes()) / sample.size, q
+
+    return quantized(solve_rate(on_sample.rate_search(rate), rate, code_sample))
 
 
 # ---------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def finite_variance(values: np.ndarray) -> float:
 
     Examples
     --------
-    >>> finite_variance(np.array([1e308, -1e308])) == np.finfo(np.float64).max
+    >>> bool(finite_variance(np.array([1e308, -1e308])) == np.finfo(np.float64).max)
     True
     """
     if values.size == 0:
