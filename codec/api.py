@@ -173,11 +173,12 @@ def quantize(x, **options) -> QuantizedArray:
     flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     designer = opts.make_designer(flat, arr.dtype.name)
     padded = pad_to_blocks(flat, designer.block_size)
+    weights = None if opts.weights is None else pad_to_blocks(opts.weights, designer.block_size)
     chunk = opts.chunk_elements(designer.block_size)
 
     def quantized(q) -> QuantizedArray:
         return QuantizedArray.from_values(
-            q, padded, arr.shape, arr.dtype.name, flat.size, chunk, opts.coder
+            q, padded, arr.shape, arr.dtype.name, flat.size, chunk, opts.coder, weights
         )
 
     if opts.target is None:
@@ -199,10 +200,11 @@ def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized) -> QuantizedA
     """The quantized array whose bytes are ``rate`` bits per element.
 
     Arrays of more than two chunks search on a one-chunk sample (evenly spaced
-    runs of whole blocks, coded as one chunk like the array's own), then
-    quantize the whole array once with the quantizer found: the rate lands
-    within about 0.01 bit of the target (sampling error of the index entropy,
-    plus per-chunk tables). ``exact_rate=True`` searches on the whole array.
+    runs of whole blocks, coded as one chunk like the array's own; its header
+    counted once for the whole array), then quantize the whole array once with
+    the quantizer found: the rate lands within about 0.01 bit of the target on
+    large arrays (the sampling error of the index entropy). ``exact_rate=True``
+    searches on the whole array.
     """
     n = max(flat.size, 1)
     if opts.exact_rate or flat.size <= 2 * chunk:
@@ -219,9 +221,13 @@ def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized) -> QuantizedA
 
     def code_sample(q):
         qa = QuantizedArray.from_values(
-            q, sample, sample.shape, arr.dtype.name, sample.size, chunk, opts.coder
+            q, sample, sample.shape, arr.dtype.name, sample.size, chunk, opts.coder, weights
         )
-        return 8.0 * len(qa.to_bytes()) / sample.size, q
+        blob = qa.to_bytes()
+        # The chunk payload scales with the elements; the header (codebooks, value
+        # tables) is paid once per array, so it is spread over all n elements.
+        payload = sum(entry.length for entry in container.parse(blob).chunks)
+        return 8.0 * (payload / sample.size + (len(blob) - payload) / n), q
 
     return quantized(solve_rate(on_sample.rate_search(rate), rate, code_sample))
 

@@ -91,9 +91,12 @@ class QuantizedArray:
         self._coded: dict[str, bytes] = {}
 
     @classmethod
-    def from_values(cls, quantizer, padded, shape, dtype, n_elements, chunk_elements, coder):
-        """Quantize the padded flat float64 array ``padded`` with ``quantizer``."""
-        points = quantizer.quantize(padded, chunk_elements)
+    def from_values(
+        cls, quantizer, padded, shape, dtype, n_elements, chunk_elements, coder, weights=None
+    ):
+        """Quantize the padded flat float64 array ``padded`` with ``quantizer`` (and the
+        padded per-element ``weights``, if any)."""
+        points = quantizer.quantize(padded, chunk_elements, weights)
         return cls(quantizer, points, shape, dtype, n_elements, chunk_elements, coder)
 
     @property

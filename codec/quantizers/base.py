@@ -66,12 +66,15 @@ class Quantizer(ABC):
 
     # -- quantization ---------------------------------------------------------------
     @abstractmethod
-    def quantize(self, x: np.ndarray, chunk_elements: int) -> np.ndarray:
+    def quantize(self, x: np.ndarray, chunk_elements: int, weights=None) -> np.ndarray:
         """int64 indices of the padded flat float64 array ``x`` (chunk by chunk).
 
         ``x`` is always the whole padded array (an element's dither may depend
-        on its position). Raises ValueError if the values cannot be represented
-        (e.g. |x| / step too large).
+        on its position). ``weights`` (same length, or None) are per-element
+        importances for quantizers whose encoder weighs the distortion (a
+        quantizer is data-independent: weights come with the data, like ``x``).
+        Raises ValueError if the values cannot be represented (e.g. |x| / step
+        too large).
         """
 
     @abstractmethod

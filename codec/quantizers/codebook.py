@@ -76,7 +76,9 @@ class CodebookQuantizer(Quantizer):
         self.thresholds = None if thresholds is None else np.asarray(thresholds, np.float64)
         self.method = str(method)
 
-    def quantize(self, x: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def quantize(
+        self, x: np.ndarray, chunk_elements: int | None = None, weights=None
+    ) -> np.ndarray:
         """Cell index of every value (``searchsorted`` on the thresholds)."""
         if self.thresholds is None:
             raise ValueError("this codebook has no thresholds: it can decode but not encode")

@@ -248,7 +248,9 @@ class LatticeQuantizer(Quantizer):
         """MSE per element under dither (exact in expectation, for any input); None without."""
         return self.lattice.dithered_mse(self.step) if self.dither else None
 
-    def quantize(self, x: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def quantize(
+        self, x: np.ndarray, chunk_elements: int | None = None, weights=None
+    ) -> np.ndarray:
         """Lattice points (int64; E8 doubled) of the padded flat array ``x`` (float64).
 
         The dither of an element depends on its index in ``x``, so ``x`` is the

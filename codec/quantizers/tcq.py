@@ -40,7 +40,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .._kernels import trellis as _K
+from .._kernels import trellis as trellis_kernels
 from ..errors import CorruptStreamError, UnsupportedFormatError
 from ..framing import F64, FieldReader
 from .base import Designer, Quantizer, Search, default_scale
@@ -218,10 +218,10 @@ def _check_input(x, step, weights):
         raise ValueError(f"step must be positive and finite, got {step}")
     if x.size:
         bad = np.empty(1, np.int64)
-        max_abs = _K.finite_max_abs(x, bad)
+        max_abs = trellis_kernels.finite_max_abs(x, bad)
         if bad[0] >= 0:
             raise ValueError(f"x holds NaN or Inf at index {int(bad[0])}")
-        if max_abs > _K.MAX_ABS_INDEX * step:
+        if max_abs > trellis_kernels.MAX_ABS_INDEX * step:
             raise ValueError("max|x| / step exceeds 2**52: use a larger step")
     if weights is None:
         w = np.zeros(0, np.float64)
@@ -291,7 +291,7 @@ def _viterbi(x, w, step, states, model, lam, chunk_elements):
     rate = _NO_RATE if model is None or lam == 0 else model.kernel_args(float(lam))
     points = np.empty(x.size, np.int64)
     if x.size:
-        _K.quantize_chunks(x, w, step, nu, h0, h1, *rate, int(chunk_elements), points)
+        trellis_kernels.quantize_chunks(x, w, step, nu, h0, h1, *rate, int(chunk_elements), points)
     return points
 
 
@@ -325,7 +325,7 @@ def tcq_union_histograms(points, states: int, chunk_elements: int = DEFAULT_CHUN
         sizes.append(b - a + 1)
     hist = np.zeros((2, max(max(sizes), 1)), np.int64)
     if points.size:
-        _K.union_histograms(
+        trellis_kernels.union_histograms(
             points,
             nu,
             h0,
@@ -345,7 +345,7 @@ def _union_stats(points, nu, h0, h1, chunk_elements):
     counts = np.empty((n_chunks, 2), np.int64)
     ok = np.empty(n_chunks, np.bool_)
     if n_chunks:
-        _K.union_stats(points, nu, h0, h1, int(chunk_elements), lo, hi, counts, ok)
+        trellis_kernels.union_stats(points, nu, h0, h1, int(chunk_elements), lo, hi, counts, ok)
     return lo, hi, counts, ok
 
 
@@ -524,7 +524,9 @@ def tcq_to_streams(points, states: int, chunk_elements: int = DEFAULT_CHUNK_ELEM
     np.cumsum(counts.reshape(-1), out=offsets[1:])
     symbols = np.empty(int(offsets[-1]), np.int64)
     ok2 = np.empty(counts.shape[0], np.int64)
-    _K.points_to_stream_buffer(points, nu, h0, h1, int(chunk_elements), offsets, symbols, ok2)
+    trellis_kernels.points_to_stream_buffer(
+        points, nu, h0, h1, int(chunk_elements), offsets, symbols, ok2
+    )
     if not ok2.all():  # pragma: no cover - union_stats already validated the path
         raise ValueError("points are not a trellis path")
     return symbols, offsets
@@ -567,7 +569,9 @@ def tcq_from_streams(
     if n_chunks == 0:
         return points
     ok = np.empty(n_chunks, np.int64)
-    _K.stream_buffer_to_points(symbols, offsets, nu, h0, h1, int(chunk_elements), points, ok)
+    trellis_kernels.stream_buffer_to_points(
+        symbols, offsets, nu, h0, h1, int(chunk_elements), points, ok
+    )
     if not ok.all():
         raise CorruptStreamError(
             f"TCQ streams of chunk {int(np.flatnonzero(ok == 0)[0])} do not match its elements"
@@ -584,8 +588,9 @@ class TrellisQuantizer(Quantizer):
     Indices are the trellis points ``j`` (reconstruction ``step·j``); each
     chunk's points become two symbol streams, the union indices of the
     elements in union-0 and union-1 states (docs/format.md, TCQ section). The
-    header holds ``nu = log2(states)`` (u8) and ``step`` (f64). ``weights``,
-    ``kappa`` and ``passes`` steer the encoder only and are not stored.
+    header holds ``nu = log2(states)`` (u8) and ``step`` (f64). ``kappa`` and
+    ``passes`` steer the encoder only and are not stored; per-element weights
+    come with the data (:meth:`quantize`).
 
     Parameters
     ----------
@@ -593,8 +598,6 @@ class TrellisQuantizer(Quantizer):
         Trellis states: 4, 8, 16, 32, 64, 128 or 256.
     step : float
         Spacing of the reproduction points.
-    weights : numpy.ndarray, optional
-        Per-element distortion weights of the padded array (encoder only).
     kappa : float, optional
         ``λ / step²`` (None: rate-adaptive, see :func:`tcq_quantize`).
     passes : int
@@ -620,7 +623,6 @@ class TrellisQuantizer(Quantizer):
         states: int,
         step: float,
         *,
-        weights: np.ndarray | None = None,
         kappa: float | None = DEFAULT_KAPPA,
         passes: int = DEFAULT_PASSES,
     ):
@@ -629,27 +631,24 @@ class TrellisQuantizer(Quantizer):
         self.step = float(step)
         if not (math.isfinite(self.step) and self.step > 0):
             raise ValueError(f"step must be positive and finite, got {step!r}")
-        self.weights = weights
         self.kappa = kappa
         self.passes = int(passes)
 
-    def quantize(self, x: np.ndarray, chunk_elements: int) -> np.ndarray:
-        """Trellis points of the padded array (entropy-constrained Viterbi per chunk).
+    def quantize(self, x: np.ndarray, chunk_elements: int, weights=None) -> np.ndarray:
+        """Trellis points of the padded array (entropy-constrained Viterbi per chunk),
+        the distortion of element ``k`` weighted by ``weights[k]`` when given.
 
         Raises
         ------
         ValueError
-            ``max|x| / step`` exceeds 2**52.
+            ``max|x| / step`` exceeds 2**52, or the weights do not match ``x``.
         """
-        w = self.weights
-        if w is not None and w.size != x.size:
-            w = np.concatenate([w, np.zeros(x.size - w.size)]) if w.size < x.size else None
         return tcq_quantize(
             x,
             self.step,
             self.states,
             chunk_elements=chunk_elements,
-            weights=w,
+            weights=weights,
             passes=self.passes,
             kappa=self.kappa,
         )
@@ -723,7 +722,7 @@ class TrellisDesigner(Designer):
         self.states = int(states)
 
     def at_step(self, step: float) -> TrellisQuantizer:
-        return TrellisQuantizer(self.states, step, weights=self.weights)
+        return TrellisQuantizer(self.states, step)
 
     def _step_for_mse(self, mse: float) -> float:
         return math.sqrt(mse / (4.0 * GRANULAR_G[self.states]))

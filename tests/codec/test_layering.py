@@ -37,9 +37,6 @@ def test_kernels_folder_holds_only_kernels():
 
 
 def test_importing_codec_loads_none_of_them():
-    code = (
-        "import sys, codec, codec.cli; "
-        f"print([m for m in {FORBIDDEN!r} if m in sys.modules])"
-    )
+    code = f"import sys, codec, codec.cli; print([m for m in {FORBIDDEN!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
