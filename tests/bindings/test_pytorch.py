@@ -543,7 +543,7 @@ def test_slq_puts_every_weight_on_its_quantized_value(trained):
 
 
 # ---------------------------------------------------------------------------
-# per-tensor options, step allocation, docstring examples
+# per-tensor options, step allocation (docstring examples: test_docstring_examples.py)
 # ---------------------------------------------------------------------------
 def test_per_tensor_options_split_groups(trained):
     net, _, _ = trained
@@ -578,9 +578,3 @@ def test_allocate_steps_follows_inverse_sqrt_hessian():
     with pytest.raises(ValueError):
         bp.allocate_steps({"a": np.zeros(3)}, 0.1)
 
-
-def test_docstring_examples_run():
-    import doctest
-
-    result = doctest.testmod(bp, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted >= 30
