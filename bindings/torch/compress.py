@@ -343,12 +343,15 @@ def compress_state_dict(
         quantizable (bfloat16 through float32), integer and bool tensors are
         kept losslessly.
     lattice, quantizer, rate, step, seed, **codec_options
-        Passed to :func:`codec.encode` / :func:`codec.quantize` for every group
-        (e.g. ``quantizer="kmeans", levels=16`` or ``lattice="E8", rate=3``).
+        Passed untouched to :func:`codec.quantize` for every group (e.g.
+        ``quantizer="kmeans", levels=16`` or ``lattice="E8", rate=3``), so any
+        registered quantizer works with its own options.
         ``rate`` is in bits per *coded* value of a group (the mask is extra).
     hessian : dict, optional
         ``{name: per-element importance}`` (same shape as the tensor), passed
-        as the codec's ``weights=``; needs ``quantizer="kmeans"`` or ``"ecsq"``.
+        as the codec's ``weights=``; needs a quantizer that accepts weights
+        (:attr:`codec.quantizers.base.Designer.accepts_weights`, e.g.
+        ``quantizer="kmeans"``).
         (``"grad2"`` / ``"adam"`` need a model: see :func:`compress_model`.)
     prune : float, dict or "zeros"
         Magnitude pruning of the quantized tensors: a fraction in [0, 1) with
@@ -459,8 +462,8 @@ def compress_model(
     lattice, quantizer, rate, step, seed, **codec_options
         Codec options for every group (see :func:`compress_state_dict`).
     hessian : None, "grad2", "adam" or dict
-        Per-element importance for Hessian-weighted quantization (needs
-        ``quantizer="kmeans"`` or ``"ecsq"``): ``"grad2"`` = mean squared
+        Per-element importance for Hessian-weighted quantization (needs a
+        quantizer that accepts weights, e.g. ``"kmeans"``): ``"grad2"`` = mean squared
         gradients over ``calibration`` (:func:`hessian_from_gradients`);
         ``"adam"`` = square root of Adam's second moments from ``optimizer``
         (:func:`hessian_from_adam`); or a dict ``{name: tensor}``.

@@ -34,7 +34,7 @@ def check_weighted_quantizer(quantizer) -> None:
     unweighted = [n for n in designer_names() if n not in weighted]
     raise ValueError(
         "Hessian weighting needs a quantizer that accepts weights: "
-        f"quantizer={' or '.join(repr(n) for n in weighted)} (got quantizer={quantizer!r}); "
+        f"quantizer={', '.join(repr(n) for n in weighted)} (got quantizer={quantizer!r}); "
         f"{', '.join(unweighted)} quantizers have no weighted design"
     )
 

@@ -557,7 +557,7 @@ def test_slq_puts_every_weight_on_its_quantized_value(trained):
 
 
 # ---------------------------------------------------------------------------
-# per-tensor options, step allocation (docstring examples: test_docstring_examples.py)
+# per-tensor options, step allocation (docstring examples: test_binding_docstrings.py)
 # ---------------------------------------------------------------------------
 def test_per_tensor_options_split_groups(trained):
     net, _, _ = trained
