@@ -348,6 +348,20 @@ def test_bad_prune_raises(trained, prune, exc):
         bp.compress_model(net, lattice="Z", step=0.05, prune=prune)
 
 
+def test_hessian_needs_a_quantizer_the_registry_says_accepts_weights(trained):
+    from codec.quantizers.base import designer_names, get_designer
+
+    net, _, _ = trained
+    h = {n: torch.ones_like(p) for n, p in net.named_parameters() if p.dim() > 1}
+    weighted = [n for n in designer_names() if get_designer(n).accepts_weights]
+    with pytest.raises(ValueError, match="accepts weights") as err:
+        bp.compress_model(net, lattice="Z", step=0.05, hessian=h)
+    assert all(repr(n) in str(err.value) for n in weighted)
+    for name in weighted:  # every quantizer that accepts weights gets them
+        cm = bp.compress_model(net, quantizer=name, hessian=h, distortion=1e-4)
+        assert [s.store for s in cm.layers].count("q") == 3
+
+
 def test_bad_options_raise(trained):
     net, data, opt = trained
     kw = {"lattice": "Z", "step": 0.05}
@@ -543,7 +557,7 @@ def test_slq_puts_every_weight_on_its_quantized_value(trained):
 
 
 # ---------------------------------------------------------------------------
-# per-tensor options, step allocation, docstring examples
+# per-tensor options, step allocation (docstring examples: test_binding_docstrings.py)
 # ---------------------------------------------------------------------------
 def test_per_tensor_options_split_groups(trained):
     net, _, _ = trained
@@ -577,10 +591,3 @@ def test_allocate_steps_follows_inverse_sqrt_hessian():
         bp.allocate_steps(h, -1.0)
     with pytest.raises(ValueError):
         bp.allocate_steps({"a": np.zeros(3)}, 0.1)
-
-
-def test_docstring_examples_run():
-    import doctest
-
-    result = doctest.testmod(bp, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted >= 30
