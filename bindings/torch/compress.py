@@ -355,8 +355,10 @@ def compress_state_dict(
         (``"grad2"`` / ``"adam"`` need a model: see :func:`compress_model`.)
     prune : float, dict or "zeros"
         Magnitude pruning of the quantized tensors: a fraction in [0, 1) with
-        one *global* threshold over all of them; ``{name: fraction}`` with a
-        threshold per tensor; ``"zeros"`` to treat exact zeros as pruned.
+        one *global* threshold over all of them (a tensor whose weights are all
+        small can lose every one: a warning names it); ``{name or glob
+        pattern: fraction}`` with a threshold per tensor (``{"*": 0.9}``
+        prunes 90 % of each); ``"zeros"`` to treat exact zeros as pruned.
     include : None, str, list of str or callable
         Tensors to quantize: a regular expression (``re.search`` on the
         name), a list of names, or ``f(name, tensor) -> bool``. Default: float

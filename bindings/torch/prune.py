@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import numbers
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -39,39 +41,65 @@ def _keep_largest(a: np.ndarray, fraction_pruned: float) -> np.ndarray:
 
 
 def resolve_masks(state: dict, chosen: list, prune) -> dict:
-    """``{name: flat bool mask}`` for the pruned tensors (absent = dense)."""
+    """``{name: flat bool mask}`` for the pruned tensors (absent = dense).
+
+    ``prune`` is a fraction (one global magnitude threshold over all chosen
+    tensors), ``{name or glob pattern: fraction}`` (a threshold per tensor;
+    ``{"*": 0.9}`` prunes every tensor by 90 %; an exact name wins over
+    patterns, then the first matching pattern), or ``"zeros"``. Warns, naming
+    them, when tensors are left with no weight at all.
+    """
     if prune is None:
         return {}
     if isinstance(prune, str):
         if prune != "zeros":
             raise ValueError(
                 f"prune={prune!r} is not understood; use a fraction in [0, 1) (global "
-                "magnitude threshold), a dict {name: fraction} (per tensor) or 'zeros'"
+                "magnitude threshold), a dict {name or pattern: fraction} (per tensor) or 'zeros'"
             )
-        return {n: to_numpy_f(state[n]).reshape(-1) != 0 for n in chosen}
-    if isinstance(prune, Mapping):
+        masks = {n: to_numpy_f(state[n]).reshape(-1) != 0 for n in chosen}
+    elif isinstance(prune, Mapping):
         masks = {}
-        for name, frac in prune.items():
-            if name not in chosen:
-                raise ValueError(
-                    f"prune names {name!r}, which is not among the quantized tensors; "
-                    f"quantized: {chosen[:10]}"
-                )
-            f = _check_fraction(f"prune[{name!r}]", frac)
-            if f > 0:
-                masks[name] = _keep_largest(to_numpy_f(state[name]).reshape(-1), f)
-        return masks
-    f = _check_fraction("prune", prune)
-    if f == 0:
-        return {}
-    flat = np.concatenate([to_numpy_f(state[n]).reshape(-1) for n in chosen])
-    keep = _keep_largest(flat, f)
-    masks, a = {}, 0
-    for n in chosen:
-        k = state[n].numel()
-        masks[n] = keep[a : a + k]
-        a += k
+        for name, frac in _per_tensor_fractions(prune, chosen).items():
+            if frac > 0:
+                masks[name] = _keep_largest(to_numpy_f(state[name]).reshape(-1), frac)
+    else:
+        f = _check_fraction("prune", prune)
+        if f == 0:
+            return {}
+        flat = np.concatenate([to_numpy_f(state[n]).reshape(-1) for n in chosen])
+        keep = _keep_largest(flat, f)
+        masks, a = {}, 0
+        for n in chosen:
+            k = state[n].numel()
+            masks[n] = keep[a : a + k]
+            a += k
+    emptied = [n for n, m in masks.items() if m.size and not m.any()]
+    if emptied:
+        warnings.warn(
+            f"pruning leaves no weight in {len(emptied)} tensor(s): {emptied[:10]}; the global "
+            "threshold removed them whole (use per-tensor fractions, e.g. prune={'*': f})",
+            UserWarning,
+            stacklevel=3,
+        )
     return masks
+
+
+def _per_tensor_fractions(prune: Mapping, chosen: list) -> dict:
+    """``{tensor: fraction}`` from ``{name or glob pattern: fraction}``."""
+    fractions = {}
+    for key, frac in prune.items():
+        f = _check_fraction(f"prune[{key!r}]", frac)
+        hits = [key] if key in chosen else fnmatch.filter(chosen, key)
+        if not hits:
+            raise ValueError(
+                f"prune names {key!r}, which matches none of the quantized tensors; "
+                f"quantized: {chosen[:10]}"
+            )
+        for name in hits:
+            if name not in fractions or key == name:
+                fractions[name] = f
+    return fractions
 
 
 def magnitude_masks(model_or_state, prune, *, include=None) -> dict:
@@ -81,8 +109,10 @@ def magnitude_masks(model_or_state, prune, *, include=None) -> dict:
     ----------
     model_or_state : torch.nn.Module or Mapping[str, torch.Tensor]
     prune : float or dict
-        A fraction with one global threshold over all selected tensors, or
-        ``{name: fraction}`` with one threshold per tensor.
+        A fraction with one *global* threshold over all selected tensors (a
+        tensor of small weights can lose every weight: a warning names it), or
+        ``{name or glob pattern: fraction}`` with one threshold per tensor
+        (``{"*": 0.9}``: 90 % of every tensor).
     include : as in :func:`compress_model`
 
     Returns

@@ -591,3 +591,23 @@ def test_allocate_steps_follows_inverse_sqrt_hessian():
         bp.allocate_steps(h, -1.0)
     with pytest.raises(ValueError):
         bp.allocate_steps({"a": np.zeros(3)}, 0.1)
+
+
+def test_prune_per_tensor_patterns_and_the_emptied_tensor_warning():
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(40, 30), torch.nn.Linear(30, 10))
+    with torch.no_grad():
+        net[1].weight.mul_(1e-3)  # every weight of layer 1 below every weight of layer 0
+    with pytest.warns(UserWarning, match="no weight in 1 tensor"):
+        masks = bp.magnitude_masks(net, 0.75)
+    assert int(masks["1.weight"].sum()) == 0
+    per = bp.magnitude_masks(net, {"*": 0.75})
+    assert int(per["0.weight"].sum()) == 300 and int(per["1.weight"].sum()) == 75
+    mixed = bp.magnitude_masks(net, {"*.weight": 0.5, "1.weight": 0.9})
+    assert int(mixed["0.weight"].sum()) == 600 and int(mixed["1.weight"].sum()) == 30
+    with pytest.raises(ValueError, match="matches none"):
+        bp.magnitude_masks(net, {"conv*": 0.5})
+    cm = bp.compress_model(net, lattice="Z", step=1e-4, prune={"*": 0.75})
+    fresh = torch.nn.Sequential(torch.nn.Linear(40, 30), torch.nn.Linear(30, 10))
+    bp.load_compressed(cm.to_bytes(), fresh)
+    assert int((fresh[1].weight != 0).sum()) == 75
