@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import api
 from ..errors import CodecError
-from . import commands
+from . import analysis, commands
 from .commands import Failure, UsageError
 from .formats import FORMATS, InputError, OutputExists
 
@@ -62,27 +62,56 @@ def _add_codec_options(p, *, default_snr=None):
     g.add_argument("--lattice", help="Z, D4 (D<n>) or E8 (the default quantizer: E8 lattice)")
     g.add_argument("--quantizer", help="a registered quantizer: lattice, uniform, ecsq, "
                    "kmeans, ...")  # fmt: skip
-    g.add_argument("--coder", default="arithmetic",
-                   help="arithmetic (default), huffman, adaptive, lzw or auto (smallest per chunk)")
+    g.add_argument(
+        "--coder",
+        default="arithmetic",
+        help="arithmetic (default), huffman, adaptive, lzw or auto (smallest per chunk)",
+    )
     g.add_argument("--levels", type=int, help="k-means: number of levels")
     g.add_argument("--no-dither", action="store_true", help="lattices: plain rounding")
     g.add_argument("--seed", type=int, default=0, help="dither seed (default 0)")
-    g.add_argument("-O", "--option", action="append", metavar="KEY=VALUE",
-                   help="any other codec.encode option (value parsed as JSON), repeatable")
+    g.add_argument(
+        "-O",
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any other codec.encode option (value parsed as JSON), repeatable",
+    )
     t = p.add_argument_group("rate control (at most one; default: MSE = var/256, ~24 dB)")
     m = t.add_mutually_exclusive_group()
     m.add_argument("--rate", type=float, help="bits per element (measured on the real bytes)")
     m.add_argument("--step", type=float, help="lattice scale / uniform step")
     m.add_argument("--distortion", type=float, help="mean squared error per element")
-    m.add_argument("--snr", type=float, default=default_snr,
-                   help="signal-to-noise ratio in dB, per tensor: D = var * 10^(-SNR/10)")
+    m.add_argument(
+        "--snr",
+        type=float,
+        default=default_snr,
+        help="signal-to-noise ratio in dB, per tensor: D = var * 10^(-SNR/10)",
+    )
+    t.add_argument("--set", action="append", metavar="GLOB:KEY=VALUE",
+                   help="per-tensor setting for names matching GLOB: a target (snr, rate, step, "
+                   "distortion) or any codec.encode option; repeatable, later ones win; e.g. "
+                   "--set '*word_embeddings*:snr=16'")  # fmt: skip
     s = p.add_argument_group("which tensors are coded")
-    s.add_argument("--include", action="append", metavar="GLOB",
-                   help="code only tensors whose name matches (repeatable)")
-    s.add_argument("--exclude", action="append", metavar="GLOB",
-                   help="store tensors whose name matches losslessly (repeatable)")
-    s.add_argument("--min-size", type=int, default=4096, metavar="N",
-                   help="float tensors with fewer elements are stored losslessly (default 4096)")
+    s.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="code only tensors whose name matches (repeatable)",
+    )
+    s.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="store tensors whose name matches losslessly (repeatable)",
+    )
+    s.add_argument(
+        "--min-size",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="float tensors with fewer elements are stored losslessly (default 4096)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -110,8 +139,13 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decompress", help="write a checkpoint back as a model file",
                        epilog=EPILOG, formatter_class=raw)  # fmt: skip
     d.add_argument("input", type=Path, help="a file written by `rdcodec compress`")
-    d.add_argument("-o", "--output", type=Path, required=True,
-                   help="file to write (a folder for a sharded safetensors checkpoint)")
+    d.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="file to write (a folder for a sharded safetensors checkpoint)",
+    )
     d.add_argument("--format", choices=FORMATS, help="default: the original file's format")
     d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     _add_common(d)
@@ -125,11 +159,16 @@ def parser() -> argparse.ArgumentParser:
                        epilog=EPILOG, formatter_class=raw)  # fmt: skip
     _add_input_options(r, output=False)
     r.add_argument("--tensor", help="tensor name (default: the largest float tensor)")
-    r.add_argument("--configs", default="Z,D4,E8,ecsq", help=commands.CONFIG_HELP +
-                   ", comma-separated (default Z,D4,E8,ecsq)")  # fmt: skip
-    r.add_argument("--rates", default="1,2,3,4,5", help="target bits per element (default 1,2,3,4,5)")
-    r.add_argument("--sample", type=int, default=1 << 20, metavar="N",
-                   help="use a random sample of N elements of a larger tensor (0: all)")
+    r.add_argument("--configs", default="Z,D4,E8", help=analysis.CONFIG_HELP +
+                   ", comma-separated (default Z,D4,E8)")  # fmt: skip
+    r.add_argument("--rates", default="1,2,3,4,5", help="target bits per element, comma-separated")
+    r.add_argument(
+        "--sample",
+        type=int,
+        default=1 << 20,
+        metavar="N",
+        help="use a random sample of N elements of a larger tensor (0: all)",
+    )
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--plot", type=Path, help="PNG to write (default ./<input stem>.rd.png)")
     r.add_argument("--no-plot", action="store_true")
@@ -141,7 +180,7 @@ def parser() -> argparse.ArgumentParser:
                        epilog=EPILOG, formatter_class=raw)  # fmt: skip
     _add_input_options(b, output=False)
     _add_codec_options(b, default_snr=None)
-    b.add_argument("--configs", help=commands.CONFIG_HELP + ", comma-separated "
+    b.add_argument("--configs", help=analysis.CONFIG_HELP + ", comma-separated "
                    "(default: E8, D4, Z and every other registered quantizer)")  # fmt: skip
     b.add_argument("--json", action="store_true")
     _add_common(b)
@@ -180,8 +219,8 @@ COMMANDS = {
     "compress": commands.compress,
     "decompress": commands.decompress,
     "info": commands.info,
-    "rd": commands.rd,
-    "bench": commands.bench,
+    "rd": analysis.rd,
+    "bench": analysis.bench,
     "encode": commands.legacy_encode,
     "decode": commands.legacy_decode,
     "inspect": commands.legacy_inspect,
