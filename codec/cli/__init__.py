@@ -17,6 +17,7 @@ output), 2 bad usage, 130 interrupted. docs/cli.md has the details.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -246,6 +247,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("rdcodec: interrupted; no output written\n")
         return 130
+    except BrokenPipeError:  # `rdcodec info ... | head`: the reader left; stop quietly
+        _silence_stdout()
+        return 0
     except UsageError as exc:
         _report(exc, debug, f"rdcodec {args.command}: error: {exc}")
         return 2
@@ -261,6 +265,14 @@ def main(argv=None) -> int:
             return 2
         _report(exc, debug, f"rdcodec: {getattr(args, 'input', '')}: {exc}")
         return 1
+
+
+def _silence_stdout():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _report(exc, debug, line):

@@ -518,8 +518,10 @@ def info(args) -> int:
 
 def _info_other(path, magic, args) -> int:
     """info on a single stream (.rdc) or an archive of codec.save."""
-    from .. import archive
+    from .. import archive, container
 
+    if magic not in (archive.ARCHIVE_MAGIC, container.MAGIC):
+        raise Failure(f"{path}: not a file written by rdcodec (compress, encode or codec.save)")
     data = path.read_bytes()
     try:
         if magic == archive.ARCHIVE_MAGIC:
