@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import time
@@ -60,7 +59,7 @@ def _pick_tensor(src, name, path):
 def rd(args) -> int:
     # theory is an application-level dependency of this one command (same distribution):
     # the codec library itself never imports it (docs/architecture.md).
-    theory = importlib.import_module("theory")
+    import theory
     rates = _floats(args.rates, "--rates")
     configs = {n: config_from_name(n) for n in args.configs.split(",") if n}
     src = _open(args.input)

@@ -18,7 +18,6 @@ tensors and plain containers.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import struct
@@ -330,11 +329,10 @@ def write_npy(f, specs, get) -> None:
 # PyTorch
 # ---------------------------------------------------------------------------
 def _torch():
-    # importlib, not an import statement: the codec package never imports torch
-    # (tests/codec/test_layering.py checks the statements); only this command's
-    # .pt reader and writer load it, when a .pt file is asked for.
+    # The codec library never imports torch; the command's .pt reader and writer
+    # load it lazily, when a .pt file is asked for (docs/architecture.md).
     try:
-        torch = importlib.import_module("torch")
+        import torch
     except ImportError:
         raise InputError("reading or writing .pt files needs PyTorch (the torch extra)") from None
     return torch
