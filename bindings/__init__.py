@@ -1,1 +1,2 @@
-"""Framework adapters (PyTorch). Each adapter imports its framework lazily."""
+"""Framework adapters: :mod:`bindings.torch` (PyTorch; ``bindings.pytorch`` is its former
+name). Importing ``bindings`` imports no framework; each adapter imports its own."""

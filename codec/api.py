@@ -12,7 +12,7 @@ container once and runs the same hops backwards.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from .quantized import (
     read_quantized,
 )
 from .quantizers.base import Search
-from .rate_control import solve_distortion, solve_rate
+from .rate_control import sample_positions, solve_distortion, solve_rate
 
 #: Default decompression-bomb guard of :func:`decode`.
 DEFAULT_MAX_ELEMENTS = 1 << 32
@@ -52,6 +52,7 @@ def encode(
     dead_zone: float | None = None,
     method: str | None = None,
     max_levels: int | None = None,
+    exact_rate: bool = False,
     **quantizer_options,
 ) -> bytes:
     r"""Compress a float array to bytes (quantize, then entropy-code).
@@ -112,6 +113,11 @@ def encode(
         design may use (default 256). The index entropy stays below
         ``log2(max_levels)`` (k-means' well below it), so a rate above about
         8 bits per element needs more; the exact designs slow down with it.
+    exact_rate : bool
+        ``rate=`` on arrays of more than two chunks searches the step (or
+        design) on a one-chunk sample and codes the array once, landing within
+        about 0.01 bit of the target; ``True`` measures the whole array's bytes
+        at every search step instead (exact to 0.005 bit, a few times slower).
     **quantizer_options
         Options of other registered quantizers (each quantizer's designer
         lists its own; see :mod:`codec.quantizers`).
@@ -167,24 +173,19 @@ def quantize(x, **options) -> QuantizedArray:
     flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     designer = opts.make_designer(flat, arr.dtype.name)
     padded = pad_to_blocks(flat, designer.block_size)
+    weights = None if opts.weights is None else pad_to_blocks(opts.weights, designer.block_size)
     chunk = opts.chunk_elements(designer.block_size)
 
     def quantized(q) -> QuantizedArray:
         return QuantizedArray.from_values(
-            q, padded, arr.shape, arr.dtype.name, flat.size, chunk, opts.coder
+            q, padded, arr.shape, arr.dtype.name, flat.size, chunk, opts.coder, weights
         )
 
     if opts.target is None:
         return quantized(designer.quantizer())
     name, value = opts.target
     if name == "rate":
-        n = max(flat.size, 1)
-
-        def code(q):
-            qa = quantized(q)
-            return 8.0 * len(qa.to_bytes()) / n, qa
-
-        return solve_rate(designer.rate_search(value), value, code)
+        return _solve_rate(opts, designer, arr, flat, chunk, value, quantized)
     if name == "distortion":
         found = designer.for_distortion(value)
         if isinstance(found, Search):
@@ -193,6 +194,42 @@ def quantize(x, **options) -> QuantizedArray:
             )
         return quantized(found)
     return quantized(designer.quantizer(**{name: value}))
+
+
+def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized) -> QuantizedArray:
+    """The quantized array whose bytes are ``rate`` bits per element.
+
+    Arrays of more than two chunks search on a one-chunk sample (evenly spaced
+    runs of whole blocks, coded as one chunk like the array's own; its header
+    counted once for the whole array), then quantize the whole array once with
+    the quantizer found: the rate lands within about 0.01 bit of the target on
+    large arrays (the sampling error of the index entropy). ``exact_rate=True``
+    searches on the whole array.
+    """
+    n = max(flat.size, 1)
+    if opts.exact_rate or flat.size <= 2 * chunk:
+
+        def code(q):
+            qa = quantized(q)
+            return 8.0 * len(qa.to_bytes()) / n, qa
+
+        return solve_rate(designer.rate_search(rate), rate, code)
+    positions = sample_positions(flat.size, chunk, designer.block_size)
+    weights = None if opts.weights is None else opts.weights[positions]
+    sample = flat[positions]
+    on_sample = opts.make_designer(sample, arr.dtype.name, weights=weights)
+
+    def code_sample(q):
+        qa = QuantizedArray.from_values(
+            q, sample, sample.shape, arr.dtype.name, sample.size, chunk, opts.coder, weights
+        )
+        blob = qa.to_bytes()
+        # The chunk payload scales with the elements; the header (codebooks, value
+        # tables) is paid once per array, so it is spread over all n elements.
+        payload = sum(entry.length for entry in container.parse(blob).chunks)
+        return 8.0 * (payload / sample.size + (len(blob) - payload) / n), q
+
+    return quantized(solve_rate(on_sample.rate_search(rate), rate, code_sample))
 
 
 # ---------------------------------------------------------------------------
@@ -237,7 +274,10 @@ class StreamInfo:
     """What :func:`inspect` reads from a stream's header, without decoding.
 
     ``expected_mse`` is a dithered lattice quantizer's exact MSE per element,
-    ``G·(step^n det)^(2/n)`` (None where it depends on the data).
+    ``G·(step^n det)^(2/n)`` (None where it depends on the data). ``parameters``
+    holds everything the quantizer reports about itself (e.g. a trellis
+    quantizer's ``states``); ``lattice``, ``step``, ``dither`` and ``seed`` are
+    the common ones, None/False where they do not apply.
     """
 
     shape: tuple
@@ -255,6 +295,7 @@ class StreamInfo:
     bits_per_element: float
     expected_mse: float | None
     format_version: str
+    parameters: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -292,4 +333,5 @@ def inspect(blob) -> StreamInfo:
         bits_per_element=8.0 * n_bytes / n if n else math.inf,
         expected_mse=qz.expected_mse(),
         format_version="{}.{}".format(*parsed.format_version),
+        parameters=described,
     )

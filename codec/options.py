@@ -107,6 +107,7 @@ class EncodeOptions:
     chunk_size: int | None
     weights: np.ndarray | None
     quantizer_options: dict
+    exact_rate: bool = False
 
     @classmethod
     def parse(cls, shape: tuple, options: dict) -> EncodeOptions:
@@ -121,6 +122,9 @@ class EncodeOptions:
         coder_candidates(coder)  # validates the name
         seed = _check_seed(opts.pop("seed", 0))
         chunk_size = opts.pop("chunk_size", None)
+        exact_rate = opts.pop("exact_rate", False)
+        if not isinstance(exact_rate, bool | np.bool_):
+            raise TypeError("exact_rate must be True or False")
         weights = opts.pop("weights", None)
         if weights is not None and not designer.accepts_weights:
             raise ValueError(
@@ -148,11 +152,13 @@ class EncodeOptions:
                     f"quantizer={_accepting(k, 'option')}"
                 )
             own[k] = v
-        return cls(designer, target, coder, seed, chunk_size, weights, own)
+        return cls(designer, target, coder, seed, chunk_size, weights, own, bool(exact_rate))
 
-    def make_designer(self, values: np.ndarray, dtype: str) -> base.Designer:
-        """The designer for the flat float64 ``values`` of an array of ``dtype``."""
-        return self.designer(values, self.weights, self.seed, dtype, **self.quantizer_options)
+    def make_designer(self, values: np.ndarray, dtype: str, *, weights="all") -> base.Designer:
+        """The designer for the flat float64 ``values`` of an array of ``dtype`` (with
+        the call's weights, or ``weights`` for a sample of the values)."""
+        w = self.weights if isinstance(weights, str) else weights
+        return self.designer(values, w, self.seed, dtype, **self.quantizer_options)
 
     def chunk_elements(self, block: int) -> int:
         """Padded elements per chunk, a whole number of ``block``-element blocks."""

@@ -91,9 +91,12 @@ class QuantizedArray:
         self._coded: dict[str, bytes] = {}
 
     @classmethod
-    def from_values(cls, quantizer, padded, shape, dtype, n_elements, chunk_elements, coder):
-        """Quantize the padded flat float64 array ``padded`` with ``quantizer``."""
-        points = quantizer.quantize(padded, chunk_elements)
+    def from_values(
+        cls, quantizer, padded, shape, dtype, n_elements, chunk_elements, coder, weights=None
+    ):
+        """Quantize the padded flat float64 array ``padded`` with ``quantizer`` (and the
+        padded per-element ``weights``, if any)."""
+        points = quantizer.quantize(padded, chunk_elements, weights)
         return cls(quantizer, points, shape, dtype, n_elements, chunk_elements, coder)
 
     @property
@@ -128,9 +131,14 @@ class QuantizedArray:
     def reconstruct(self) -> np.ndarray:
         """What ``codec.decode(self.to_bytes())`` returns.
 
-        That is ``shared_values[indices - index_offset] - dither_term``, cast and reshaped.
+        That is ``shared_values[indices - index_offset] - dither_term``, clamped to
+        the dtype's finite range (docs/format.md §3: a dithered value near the
+        largest float16 may land past it), cast and reshaped.
         """
-        return self.reconstruction().astype(FLOAT_DTYPES[self.dtype]).reshape(self.shape)
+        values = self.reconstruction()
+        limit = float(np.finfo(FLOAT_DTYPES[self.dtype]).max)
+        np.clip(values, -limit, limit, out=values)
+        return values.astype(FLOAT_DTYPES[self.dtype]).reshape(self.shape)
 
     def with_shared_values(self, values) -> QuantizedArray:
         """A copy whose shared values are ``values`` (same length as :attr:`shared_values`).

@@ -51,6 +51,29 @@ def solve_rate(search: Search, target: float, code: Callable[[Quantizer], tuple]
     )
 
 
+#: Elements per run of a rate-search sample (rounded up to whole blocks).
+SAMPLE_RUN = 4096
+
+
+def sample_positions(n: int, sample_size: int, block: int) -> np.ndarray:
+    """Indices of a ``sample_size``-element sample of ``n`` elements: evenly spaced,
+    non-overlapping runs of whole ``block``-element blocks (neighbours stay together,
+    as in the array; ``sample_size`` a multiple of ``block``, at most ``n``).
+
+    Examples
+    --------
+    >>> p = sample_positions(20_000, 8192, 8)
+    >>> p.size, p[:2].tolist(), p[4095:4097].tolist()
+    (8192, [0, 1], [4095, 15904])
+    """
+    run = min(-(-SAMPLE_RUN // block) * block, sample_size)
+    runs = sample_size // run
+    n_blocks = n // block
+    run_blocks = run // block
+    starts = np.linspace(0, n_blocks - run_blocks, runs).astype(np.int64) * block
+    return (starts[:, None] + np.arange(run)[None, :]).reshape(-1)
+
+
 def solve_distortion(search: Search, target: float, mse: Callable[[Quantizer], float]):
     """The quantizer of ``search`` whose measured ``mse(q)`` is ``target``."""
 

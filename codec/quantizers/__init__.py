@@ -7,12 +7,14 @@ test or a plug-in): :func:`codec.quantizers.base.register`.
 from .base import register
 from .codebook import CodebookQuantizer, ECSQDesigner, KMeansDesigner, UniformDesigner
 from .lattice import LatticeDesigner, LatticeQuantizer
+from .tcq import TrellisDesigner, TrellisQuantizer
 from .vq import PQDesigner, RVQDesigner, VQDesigner, VQQuantizer
 
 register(LatticeDesigner, LatticeQuantizer)
 register(UniformDesigner, CodebookQuantizer)
 register(ECSQDesigner)
 register(KMeansDesigner)
+register(TrellisDesigner, TrellisQuantizer)
 register(VQDesigner, VQQuantizer)
 register(PQDesigner)
 register(RVQDesigner)

@@ -42,6 +42,7 @@ __all__ = [
     "Search",
     "DefaultScale",
     "default_scale",
+    "finite_variance",
     "register",
     "get_designer",
     "quantizer_class",
@@ -65,12 +66,15 @@ class Quantizer(ABC):
 
     # -- quantization ---------------------------------------------------------------
     @abstractmethod
-    def quantize(self, x: np.ndarray, chunk_elements: int) -> np.ndarray:
+    def quantize(self, x: np.ndarray, chunk_elements: int, weights=None) -> np.ndarray:
         """int64 indices of the padded flat float64 array ``x`` (chunk by chunk).
 
         ``x`` is always the whole padded array (an element's dither may depend
-        on its position). Raises ValueError if the values cannot be represented
-        (e.g. |x| / step too large).
+        on its position). ``weights`` (same length, or None) are per-element
+        importances for quantizers whose encoder weighs the distortion (a
+        quantizer is data-independent: weights come with the data, like ``x``).
+        Raises ValueError if the values cannot be represented (e.g. |x| / step
+        too large).
         """
 
     @abstractmethod
@@ -154,6 +158,33 @@ class DefaultScale:
     step: float | None
 
 
+def finite_variance(values: np.ndarray) -> float:
+    """The variance of ``values`` without overflow.
+
+    Where ``var()`` overflows it is computed on ``values / max|x|`` and scaled
+    back, capped at the largest float64 (arrays near ±1.8e308 have a spread no
+    float64 can hold).
+
+    Examples
+    --------
+    >>> bool(finite_variance(np.array([1e308, -1e308])) == np.finfo(np.float64).max)
+    True
+    """
+    if values.size == 0:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        var = float(values.var())
+    if np.isfinite(var):
+        return var
+    peak = float(np.abs(values).max())
+    if peak == 0.0:
+        return 0.0
+    scaled = float((values / peak).var())
+    with np.errstate(over="ignore"):
+        var = scaled * peak * peak
+    return min(var, float(np.finfo(np.float64).max))
+
+
 def default_scale(values: np.ndarray) -> DefaultScale:
     """:class:`DefaultScale` of ``values`` (every designer's default target).
 
@@ -164,7 +195,7 @@ def default_scale(values: np.ndarray) -> DefaultScale:
     >>> default_scale(np.full(3, -2.0))
     DefaultScale(mse=None, step=0.0078125)
     """
-    var = float(values.var()) if values.size else 0.0
+    var = finite_variance(values)
     if var > 0:
         return DefaultScale(var * DEFAULT_RELATIVE_MSE, None)
     # Constant input has no scale of its own: take one from its magnitude.

@@ -76,7 +76,9 @@ class CodebookQuantizer(Quantizer):
         self.thresholds = None if thresholds is None else np.asarray(thresholds, np.float64)
         self.method = str(method)
 
-    def quantize(self, x: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def quantize(
+        self, x: np.ndarray, chunk_elements: int | None = None, weights=None
+    ) -> np.ndarray:
         """Cell index of every value (``searchsorted`` on the thresholds)."""
         if self.thresholds is None:
             raise ValueError("this codebook has no thresholds: it can decode but not encode")
@@ -145,10 +147,23 @@ class CodebookQuantizer(Quantizer):
 
 
 def level_dtype_for(array_dtype: str, levels: np.ndarray) -> str:
-    """Precision to store levels in: the array's dtype, or float32 for a float64 array
-    where rounding a level to float32 moves it by < 1e-4 of the closest level gap."""
+    """Precision to store levels in: the array's dtype (float32 for a float64 array
+    where rounding a level to float32 moves it by < 1e-4 of the closest level gap),
+    widened where a level would overflow it (the decoder clamps to the dtype's range).
+
+    Examples
+    --------
+    >>> level_dtype_for("float16", np.array([-70000.0, 0.0]))
+    'float32'
+    >>> level_dtype_for("float16", np.zeros(2))
+    'float16'
+    """
     if array_dtype != "float64":
-        return array_dtype
+        with np.errstate(over="ignore"):
+            for dtype in (array_dtype, "float32"):
+                if np.isfinite(levels.astype(dtype)).all():
+                    return dtype
+        return "float64"
     err = np.abs(levels.astype(np.float32).astype(np.float64) - levels)
     gap = np.diff(levels).min() if levels.size > 1 else np.inf
     with np.errstate(over="ignore"):

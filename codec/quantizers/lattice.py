@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -26,7 +27,7 @@ import numpy as np
 from .._kernels import lattice as kernels
 from ..errors import CorruptStreamError, UnsupportedFormatError
 from ..framing import F64, FieldReader, unzigzag, varint, zigzag
-from .base import Designer, Quantizer, Search, default_scale
+from .base import Designer, Quantizer, Search, default_scale, finite_variance
 
 # Normalised second moments (Conway & Sloane, SPLAG ch. 2 & 21).
 G_CUBIC = 1.0 / 12.0
@@ -220,6 +221,8 @@ class LatticeQuantizer(Quantizer):
         seed: int = 0,
         value_table: tuple[int, np.ndarray] | None = None,
     ):
+        if not (math.isfinite(step) and step > 0):
+            raise ValueError(f"step must be positive and finite, got {step!r}")
         self.lattice = lattice
         self.step = float(step)
         self.dither = bool(dither)
@@ -245,7 +248,9 @@ class LatticeQuantizer(Quantizer):
         """MSE per element under dither (exact in expectation, for any input); None without."""
         return self.lattice.dithered_mse(self.step) if self.dither else None
 
-    def quantize(self, x: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def quantize(
+        self, x: np.ndarray, chunk_elements: int | None = None, weights=None
+    ) -> np.ndarray:
         """Lattice points (int64; E8 doubled) of the padded flat array ``x`` (float64).
 
         The dither of an element depends on its index in ``x``, so ``x`` is the
@@ -465,7 +470,18 @@ class LatticeDesigner(Designer):
 
     def quantizer(self, *, step: float | None = None) -> LatticeQuantizer:
         if step is not None:
-            return self.at_step(step)
+            q = self.at_step(step)
+            var = finite_variance(self.values)
+            mse = q.expected_mse()
+            if mse is not None and var > 0 and mse > var:
+                warnings.warn(
+                    f"step={step!r} gives a dithered MSE of {mse:.3g}, above the data's "
+                    f"variance {var:.3g}: the decoded values are mostly dither noise; a step "
+                    f"of at most {self.lattice.step_for_mse(var):.3g} keeps the MSE below it",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            return q
         scale = default_scale(self.values)
         if scale.mse is not None:
             return self.at_step(self.lattice.step_for_mse(scale.mse))
@@ -473,15 +489,14 @@ class LatticeDesigner(Designer):
 
     def rate_search(self, rate: float) -> Search:
         x = self.values
-        sigma = float(x.std()) if x.size else 1.0
-        sigma = sigma if sigma > 0 else max(float(np.abs(x).max(initial=0.0)), 1.0)
-        h = 0.5 * math.log2(2 * math.pi * math.e * sigma**2)
+        var = finite_variance(x)
+        sigma2 = var if var > 0 else max(float(np.abs(x).max(initial=0.0)), 1.0) ** 2
+        h = 0.5 * math.log2(2 * math.pi * math.e * sigma2)
         start = h - rate - math.log2(self.lattice.det) / self.lattice.dim
         # Under dither the MSE grows with the step without limit, and a step whose MSE
         # exceeds the variance is worse than sending the mean: a rate target below what
         # the coder reaches there stops at that step, not at a constant stream with an
         # enormous step. (Without dither large steps round everything to a few points.)
-        var = float(x.var()) if x.size else 0.0
         upper = math.log2(self.lattice.step_for_mse(var)) if self.dither and var > 0 else None
         if upper is not None:
             start = min(start, upper)

@@ -30,7 +30,7 @@ so the nearest-codeword rule is still optimal for it and the decoder needs no
 weights. Codewords are sorted by decreasing use, so the same index has a
 similar probability in every codebook (which helps when they share a stream).
 
-**Stream** (docs/format.md §4c): the codebooks travel in the header extras,
+**Stream** (docs/format.md §4d): the codebooks travel in the header extras,
 in the narrowest of float16/float32/float64 whose rounding adds at most
 1e-3 of the design's distortion (float16 for a float16 array coded in one
 stage); the indices go to the entropy coders as one stream per chunk, or one
@@ -253,10 +253,12 @@ class VQQuantizer(Quantizer):
         return self.stages * self.subspaces
 
     # -- quantization ---------------------------------------------------------------
-    def quantize(self, x: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def quantize(self, x: np.ndarray, chunk_elements=None, weights=None) -> np.ndarray:
         """Indices, block by block, then stage, then sub-space: ``points[(b·S + s)·M + j]``.
 
         There are ``S·M`` indices per block of ``M·d`` elements (not one per element).
+        ``weights`` are not needed: a sub-vector's weight is the mean of its elements'
+        (the design's choice), so the nearest codeword is the best one whatever it is.
         """
         x = np.ascontiguousarray(x, np.float64)
         if x.size % self.block_size:
@@ -279,7 +281,7 @@ class VQQuantizer(Quantizer):
     def expected_mse(self) -> float | None:
         return None
 
-    # -- header (docs/format.md §2, §4c) --------------------------------------------
+    # -- header (docs/format.md §2, §4d) --------------------------------------------
     def header_fields(self) -> bytes:
         S, M, K, d = self.codebooks.shape
         return (
@@ -318,7 +320,12 @@ class VQQuantizer(Quantizer):
         return cls(cb, codebook_dtype=dt, split_streams=bool(flags & _FLAG_SPLIT))
 
     def describe(self) -> dict:
-        return {}
+        return {
+            "levels": self.levels,
+            "subvector": self.subvector,
+            "subspaces": self.subspaces,
+            "stages": self.stages,
+        }
 
     # -- symbol streams -------------------------------------------------------------
     def to_streams(self, points: np.ndarray, chunk_elements: int):

@@ -19,7 +19,7 @@ Sources (one results file each, ``benchmarks/results/rd_<source>.json``):
   replacement by ``numpy.random.default_rng(0)``, kept in their original order);
   reference: the Shannon lower bound with the entropy estimated from the data.
 * ``lenet5`` — the 44,190 conv/linear weights of a LeNet-5 trained on
-  scikit-learn's 8x8 digits with ``bindings.demo`` (seed 0, 30 epochs, lr 3e-3,
+  scikit-learn's 8x8 digits with ``examples.demo`` (seed 0, 30 epochs, lr 3e-3,
   one torch thread); reference as for ``minilm``.
 
 Every quantizer (lattices Z, D4, E8 with and without subtractive dither; the
@@ -169,7 +169,7 @@ def minilm_data(n: int, seed: int):
 def lenet5_data(epochs: int, seed: int, n: int | None = None):
     import torch
 
-    from bindings.demo import accuracy, lenet5, load_data, train
+    from examples.demo import accuracy, lenet5, load_data, train
 
     torch.manual_seed(seed)
     torch.set_num_threads(1)
@@ -183,8 +183,8 @@ def lenet5_data(epochs: int, seed: int, n: int | None = None):
     if n is not None and n < x.size:
         x = x[np.sort(np.random.default_rng(seed).choice(x.size, size=n, replace=False))]
     desc = (
-        f"LeNet-5 (bindings.demo.lenet5) trained on scikit-learn digits with "
-        f"bindings.demo.train (seed {seed}, {epochs} epochs, lr 3e-3; test accuracy "
+        f"LeNet-5 (examples.demo.lenet5) trained on scikit-learn digits with "
+        f"examples.demo.train (seed {seed}, {epochs} epochs, lr 3e-3; test accuracy "
         f"{acc:.2f}%): its {total} conv/linear weights ({', '.join(LENET_WEIGHTS)}) "
         "concatenated, biases left out"
         + (f"; {x.size} of them drawn without replacement" if x.size < total else "")

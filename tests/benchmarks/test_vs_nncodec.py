@@ -28,16 +28,33 @@ def bench():
 def test_main_on_tiny_inputs(bench, tmp_path, capsys):
     rng = np.random.default_rng(0)
     npz = tmp_path / "tiny.npz"
-    np.savez(npz, fc=(0.05 * rng.standard_normal((32, 16))).astype(np.float32),
-             conv=(0.1 * rng.laplace(size=(4, 2, 3, 3))).astype(np.float32))
+    np.savez(
+        npz,
+        fc=(0.05 * rng.standard_normal((32, 16))).astype(np.float32),
+        conv=(0.1 * rng.laplace(size=(4, 2, 3, 3))).astype(np.float32),
+    )
     docs = tmp_path / "bench.md"
     docs.write_text("# Benchmarks\n\nhand-written text stays\n")
-    out = bench.main([
-        "--sources", "gaussian,laplacian", "--n", "4096", "--weights-npz", str(npz),
-        "--qps=-28,-20,-12,-4", "--methods", "E8+dither,Z,ECSQ,k-means,TCQ-8",
-        "--results-dir", str(tmp_path / "results"), "--docs", str(docs),
-        "--figures", str(tmp_path / "fig"), "--no-nncodec",
-    ])
+    out = bench.main(
+        [
+            "--sources",
+            "gaussian,laplacian",
+            "--n",
+            "4096",
+            "--weights-npz",
+            str(npz),
+            "--qps=-28,-20,-12,-4",
+            "--methods",
+            "E8+dither,Z,ECSQ,k-means,TCQ-8",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--docs",
+            str(docs),
+            "--figures",
+            str(tmp_path / "fig"),
+            "--no-nncodec",
+        ]
+    )
     printed = capsys.readouterr().out
     assert "NNCodec is not installed here (or --no-nncodec): its columns are skipped" in printed
     assert set(out) == {"gaussian", "laplacian", "tiny"}
@@ -66,8 +83,9 @@ def test_main_on_tiny_inputs(bench, tmp_path, capsys):
 
     lossless = out["tiny"]["results"]["lossless"]
     assert lossless["method"] == ["zstd -3", "zstd -19", "lzma", "bz2 -9", "zlib -9"]
-    for m, s, bpw in zip(lossless["method"], lossless["status"], lossless["bits_per_weight"],
-                         strict=True):
+    for m, s, bpw in zip(
+        lossless["method"], lossless["status"], lossless["bits_per_weight"], strict=True
+    ):
         assert s == "ok" or (m.startswith("zstd") and s.startswith("unavailable"))
         assert s != "ok" or 8 < bpw < 40
 
@@ -78,8 +96,17 @@ def test_main_on_tiny_inputs(bench, tmp_path, capsys):
     assert "](fig/nncodec_gaussian.png)" in block  # relative to the page
 
     # --report alone regenerates the same block from the JSON files
-    bench.main(["--report", "--results-dir", str(tmp_path / "results"), "--docs", str(docs),
-                "--figures", str(tmp_path / "fig")])
+    bench.main(
+        [
+            "--report",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--docs",
+            str(docs),
+            "--figures",
+            str(tmp_path / "fig"),
+        ]
+    )
     assert docs.read_text() == text
 
 

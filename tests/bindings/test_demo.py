@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-import bindings.pytorch as bp  # noqa: E402
-from bindings import demo, demo_minilm  # noqa: E402
+# The demos live in examples/ at the repository root (not installed): import them from there.
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import bindings.torch as bt  # noqa: E402
+from examples import demo, demo_minilm  # noqa: E402
 
 
 def test_lenet_demo_quick_writes_archive_table_and_plot(tmp_path, capsys):
@@ -21,7 +27,7 @@ def test_lenet_demo_quick_writes_archive_table_and_plot(tmp_path, capsys):
     assert "bits/w" in text and "ratio" in text and "E8 dithered + arithmetic" in text
     assert out.stat().st_size > 0
     net = demo.lenet5()
-    bp.load_compressed(out, net)  # the written archive restores into LeNet-5
+    bt.load_compressed(out, net)  # the written archive restores into LeNet-5
     results = json.loads((tmp_path / "demo.json").read_text())
     assert results["baseline"]["parameters"] == 44426
     rows = results["results"]

@@ -348,6 +348,20 @@ def test_bad_prune_raises(trained, prune, exc):
         bp.compress_model(net, lattice="Z", step=0.05, prune=prune)
 
 
+def test_hessian_needs_a_quantizer_the_registry_says_accepts_weights(trained):
+    from codec.quantizers.base import designer_names, get_designer
+
+    net, _, _ = trained
+    h = {n: torch.ones_like(p) for n, p in net.named_parameters() if p.dim() > 1}
+    weighted = [n for n in designer_names() if get_designer(n).accepts_weights]
+    with pytest.raises(ValueError, match="accepts weights") as err:
+        bp.compress_model(net, lattice="Z", step=0.05, hessian=h)
+    assert all(repr(n) in str(err.value) for n in weighted)
+    for name in weighted:  # every quantizer that accepts weights gets them
+        cm = bp.compress_model(net, quantizer=name, hessian=h, distortion=1e-4)
+        assert [s.store for s in cm.layers].count("q") == 3
+
+
 def test_bad_options_raise(trained):
     net, data, opt = trained
     kw = {"lattice": "Z", "step": 0.05}
@@ -543,7 +557,7 @@ def test_slq_puts_every_weight_on_its_quantized_value(trained):
 
 
 # ---------------------------------------------------------------------------
-# per-tensor options, step allocation, docstring examples
+# per-tensor options, step allocation (docstring examples: test_binding_docstrings.py)
 # ---------------------------------------------------------------------------
 def test_per_tensor_options_split_groups(trained):
     net, _, _ = trained
@@ -579,8 +593,21 @@ def test_allocate_steps_follows_inverse_sqrt_hessian():
         bp.allocate_steps({"a": np.zeros(3)}, 0.1)
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    result = doctest.testmod(bp, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted >= 30
+def test_prune_per_tensor_patterns_and_the_emptied_tensor_warning():
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(40, 30), torch.nn.Linear(30, 10))
+    with torch.no_grad():
+        net[1].weight.mul_(1e-3)  # every weight of layer 1 below every weight of layer 0
+    with pytest.warns(UserWarning, match="no weight in 1 tensor"):
+        masks = bp.magnitude_masks(net, 0.75)
+    assert int(masks["1.weight"].sum()) == 0
+    per = bp.magnitude_masks(net, {"*": 0.75})
+    assert int(per["0.weight"].sum()) == 300 and int(per["1.weight"].sum()) == 75
+    mixed = bp.magnitude_masks(net, {"*.weight": 0.5, "1.weight": 0.9})
+    assert int(mixed["0.weight"].sum()) == 600 and int(mixed["1.weight"].sum()) == 30
+    with pytest.raises(ValueError, match="matches none"):
+        bp.magnitude_masks(net, {"conv*": 0.5})
+    cm = bp.compress_model(net, lattice="Z", step=1e-4, prune={"*": 0.75})
+    fresh = torch.nn.Sequential(torch.nn.Linear(40, 30), torch.nn.Linear(30, 10))
+    bp.load_compressed(cm.to_bytes(), fresh)
+    assert int((fresh[1].weight != 0).sum()) == 75

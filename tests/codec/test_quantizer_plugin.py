@@ -24,7 +24,7 @@ class SignQuantizer(base.Quantizer):
     def __init__(self, scale: float):
         self.scale = float(scale)
 
-    def quantize(self, x, chunk_elements=None):
+    def quantize(self, x, chunk_elements=None, weights=None):
         return (x >= 0).astype(np.int64)
 
     def dequantize(self, points, chunk_elements=None):

@@ -80,3 +80,29 @@ def test_unreachable_rate_without_dither_still_rounds_toward_zero():
     blob = codec.encode(x, lattice="Z", rate=0.3, dither=False, coder="arithmetic")
     assert abs(8 * len(blob) / x.size - 0.3) < 0.05
     assert float(np.mean((codec.decode(blob) - x) ** 2)) <= x.var()
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"lattice": "E8"},
+        {"quantizer": "tcq", "states": 8},
+        {"quantizer": "ecsq", "method": "clg"},
+    ],
+)
+def test_sampled_rate_search_matches_the_exact_one(opts):
+    """Arrays of more than two chunks search on a one-chunk sample (with its weights)."""
+    rng = np.random.default_rng(7)
+    n, chunk = 3 * 2**15 + 5, 2**15
+    x = rng.standard_normal(n)
+    w = rng.uniform(0.5, 2.0, n) if opts.get("quantizer") in ("tcq", "ecsq") else None
+    out = {}
+    for exact in (False, True):
+        blob = codec.encode(x, rate=3.0, chunk_size=chunk, weights=w, exact_rate=exact, **opts)
+        err = (codec.decode(blob) - x) ** 2
+        out[exact] = (8 * len(blob) / n, np.average(err, weights=w))
+    (bits_s, mse_s), (bits_e, mse_e) = out[False], out[True]
+    assert abs(bits_e - 3.0) < 0.01
+    # the sampling error of a one-chunk (2**15-element) sample: ~0.01 bit measured
+    assert abs(bits_s - 3.0) < 0.025
+    assert mse_s == pytest.approx(mse_e, rel=0.05)

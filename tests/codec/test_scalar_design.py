@@ -90,8 +90,9 @@ def _naive_kmeans_dp(x, w, k):
             cost[a, b] = _cell_sse(v, wt, a, b)
     F = cost[0].copy()
     for _ in range(2, k + 1):
-        F = np.array([min((F[i] + cost[i, j] for i in range(j)), default=np.inf)
-                      for j in range(m + 1)])
+        F = np.array(
+            [min((F[i] + cost[i, j] for i in range(j)), default=np.inf) for j in range(m + 1)]
+        )
     return F[m] / wt.sum()
 
 

