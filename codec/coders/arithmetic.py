@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._kernels import range_coder as rc
+from .._kernels import range_coder
 from .base import KernelCoder
 
 
@@ -25,4 +25,4 @@ class ArithmeticCoder(KernelCoder):
 
     name = "arithmetic"
     coder_id = 1
-    _kernels = rc
+    _kernels = range_coder
