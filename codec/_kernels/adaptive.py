@@ -42,7 +42,6 @@ from .tokens import (
     bit_length,
     extra_bits_of_token,
     from_unsigned,
-    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -168,12 +167,6 @@ def bound_bytes(n, extra_bits):
         return np.int64(0)
     # header <= 32 B; a token costs <= 24 bits + loss, an extra group of k bits <= k + 1.
     return 48 + (n * 27 + extra_bits + extra_bits // DIRECT_CHUNK + 7) // 8
-
-
-@njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream_into` writes for ``sym`` (one min/max pass)."""
-    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)

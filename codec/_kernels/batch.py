@@ -15,6 +15,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import adaptive, huffman, lzw, range_coder
+from .tokens import max_extra_bits
 
 
 @intrinsic
@@ -105,6 +106,12 @@ def bound_bytes(coder, n, extra_bits):
     if coder == LZW:
         return lzw.bound_bytes(n, extra_bits)
     return adaptive.bound_bytes(n, extra_bits)
+
+
+@njit(cache=True, nogil=True)
+def encode_bound(coder, sym):
+    """Upper bound on the bytes the coder writes for the stream ``sym`` (one min/max pass)."""
+    return bound_bytes(coder, sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)

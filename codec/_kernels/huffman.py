@@ -53,7 +53,6 @@ from .tokens import (
     analyze_stream,
     extra_bits_of_token,
     from_unsigned,
-    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -229,12 +228,6 @@ def bound_bytes(n, extra_bits):
         return np.int64(0)
     # header <= 15 B, table <= 34 bits per used token + 1 B, codes <= 15 bits + extras.
     return 24 + 5 * min(n, MAX_TOKENS) + (n * MAX_CODE_BITS + extra_bits + 7) // 8
-
-
-@njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream_into` writes for ``sym`` (one min/max pass)."""
-    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)

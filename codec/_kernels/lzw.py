@@ -32,7 +32,6 @@ from .tokens import (
     bit_length,
     extra_bits_of_token,
     from_unsigned,
-    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -249,12 +248,6 @@ def bound_bytes(n, extra_bits):
     if n == 0:
         return np.int64(0)
     return 32 + (n * MAX_CODE_BITS + 7) // 8 + (extra_bits + 7) // 8
-
-
-@njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream_into` writes for ``sym`` (one min/max pass)."""
-    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)

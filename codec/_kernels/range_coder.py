@@ -38,7 +38,6 @@ from .tokens import (
     analyze_stream,
     extra_bits_of_token,
     from_unsigned,
-    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -219,12 +218,6 @@ def bound_bytes(n, extra_bits):
     # 16-bit chunk of extra bits one more bit of truncation loss (<= 1 + nb // 8
     # for nb extra bits), 4 flush bytes.
     return 40 + 8 * min(n, MAX_TOKENS) + (n * 18 + extra_bits + extra_bits // 8 + 7) // 8
-
-
-@njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream_into` writes for ``sym`` (one min/max pass)."""
-    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)

@@ -62,7 +62,6 @@ class AdaptiveArithmeticCoder(KernelCoder):
 
     name = "adaptive"
     coder_id = 4
-    _kernels = adaptive_kernels
 
     def __init__(
         self,

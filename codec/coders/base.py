@@ -124,18 +124,15 @@ GUESS_EXTRA_BITS = 2
 
 
 class KernelCoder(Coder):
-    """A coder whose kernels module follows the batch convention of ``_kernels/huffman.py``.
+    """A coder whose stream kernels ``_kernels/batch.py`` dispatches to by ``coder_id``.
 
-    A whole batch is one compiled call of ``_kernels/batch.py`` (selected by
-    ``coder_id``): threads take the streams, largest first, from a shared
-    counter. For the rare stream that outgrows the room the encoder planned
-    from its symbol count, the module ``_kernels`` provides
-    ``encode_bound(sym)`` (an upper bound from one min/max pass). Subclasses
-    set ``_kernels`` and may pass coder parameters through
-    :meth:`_encode_args` (the adaptive coder's four).
+    A whole batch is one compiled call of ``_kernels/batch.py``: threads take
+    the streams, largest first, from a shared counter. The rare stream that
+    outgrows the room the encoder planned from its symbol count is coded again
+    with ``batch.encode_bound`` (an upper bound from one min/max pass).
+    Subclasses may pass coder parameters through :meth:`_encode_args` (the
+    adaptive coder's four).
     """
-
-    _kernels = None
 
     def _encode_args(self) -> tuple:
         return (0, 0, 0, 0)
@@ -150,7 +147,6 @@ class KernelCoder(Coder):
         the coding; the rare stream that may not fit (large values with many
         extra bits) is coded again afterwards, with its exact bound.
         """
-        kernels = self._kernels
         symbols = np.ascontiguousarray(symbols, np.int64)
         offsets = np.ascontiguousarray(offsets, np.int64)
         if (
@@ -172,7 +168,11 @@ class KernelCoder(Coder):
         if n_over:
             over = np.flatnonzero(lengths < 0)
             exact = np.array(
-                [kernels.encode_bound(symbols[offsets[s] : offsets[s + 1]]) for s in over], np.int64
+                [
+                    batch_kernels.encode_bound(self.coder_id, symbols[offsets[s] : offsets[s + 1]])
+                    for s in over
+                ],
+                np.int64,
             )
             grown = np.empty(buf.size + int(exact.sum()), np.uint8)
             grown[: buf.size] = buf

@@ -32,7 +32,6 @@ class HuffmanCoder(KernelCoder):
 
     name = "huffman"
     coder_id = 2
-    _kernels = huffman_kernels
 
 
 def huffman_code_lengths(counts, max_bits: int = MAX_CODE_BITS) -> np.ndarray:

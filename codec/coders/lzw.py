@@ -31,7 +31,6 @@ class LZWCoder(KernelCoder):
 
     name = "lzw"
     coder_id = 3
-    _kernels = lzw_kernels
 
 
 def lzw_compress(data) -> bytes:
