@@ -38,7 +38,6 @@ from .bitio import (
     flush_bits,
     get_gamma,
     put_gamma,
-    put_word32,
     refill_bits,
     unzigzag,
     zigzag,
@@ -268,12 +267,29 @@ def encode_stream_into(sym, buf, start, capacity):
             acc = (acc << lengths[t]) | codes[t]
             nacc += lengths[t]
             while nb > 0:
-                pos, acc, nacc = put_word32(buf, pos, acc, nacc)
+                if nacc >= 32:
+                    nacc -= 32
+                    x = acc >> nacc
+                    buf[pos] = (x >> 24) & 0xFF
+                    buf[pos + 1] = (x >> 16) & 0xFF
+                    buf[pos + 2] = (x >> 8) & 0xFF
+                    buf[pos + 3] = x & 0xFF
+                    pos += 4
+                    acc &= (np.int64(1) << nacc) - 1
                 k = min(nb, np.int64(31))
                 nb -= k
                 acc = (acc << k) | ((u >> nb) & ((np.int64(1) << k) - 1))
                 nacc += k
-        pos, acc, nacc = put_word32(buf, pos, acc, nacc)
+        # bitio.put_word32 written out: as a call it made this loop 1.6x slower (10**6 symbols)
+        if nacc >= 32:
+            nacc -= 32
+            x = acc >> nacc
+            buf[pos] = (x >> 24) & 0xFF
+            buf[pos + 1] = (x >> 16) & 0xFF
+            buf[pos + 2] = (x >> 8) & 0xFF
+            buf[pos + 3] = x & 0xFF
+            pos += 4
+            acc &= (np.int64(1) << nacc) - 1
     return finish_bits(buf, pos, acc, nacc)
 
 
