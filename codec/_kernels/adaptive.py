@@ -30,11 +30,11 @@ flushes the 7 bytes of ``low``; the decoder consumes exactly the stream.
 import numpy as np
 from numba import njit
 
-from .bitio import read_varint, write_varint
+from .bitio import propagate_carry, read_varint, write_varint
+from .status import CORRUPT, OK, TRUNCATED
 from .tokens import (
     DIRECT_TOKENS,
     HEADER_DONE,
-    HEADER_OK,
     KIND_CODED,
     MAX_TOKENS,
     STREAM_CONSTANT,
@@ -42,7 +42,6 @@ from .tokens import (
     bit_length,
     extra_bits_of_token,
     from_unsigned,
-    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -50,11 +49,6 @@ from .tokens import (
     write_constant_stream,
     write_mapping,
 )
-
-OK = 0
-TRUNCATED = 1
-CORRUPT = 2
-
 
 MODE_ORDER0 = 0
 MODE_MAGNITUDE = 1
@@ -148,22 +142,13 @@ def _context(mode, prev, center, n_classes, i, period):
 # range coder with a 56-bit window
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _carry(buf, start, pos):
-    j = pos - 1
-    while j >= start and buf[j] == 0xFF:
-        buf[j] = 0
-        j -= 1
-    buf[j] += 1
-
-
-@njit(cache=True, nogil=True)
 def _encode(buf, start, pos, low, rng, cum, freq, r):
     """Narrow [low, low + rng) to [low + cum·r, low + (cum + freq)·r); renormalise."""
     low += cum * r
     rng = freq * r
     if low >= RC_TOP:
         low &= RC_MASK
-        _carry(buf, start, pos)
+        propagate_carry(buf, start, pos)
     while rng < RC_BOTTOM:
         buf[pos] = (low >> (WINDOW_BITS - 8)) & 0xFF
         pos += 1
@@ -182,12 +167,6 @@ def bound_bytes(n, extra_bits):
         return np.int64(0)
     # header <= 32 B; a token costs <= 24 bits + loss, an extra group of k bits <= k + 1.
     return 48 + (n * 27 + extra_bits + extra_bits // DIRECT_CHUNK + 7) // 8
-
-
-@njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
-    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)
@@ -278,14 +257,6 @@ def encode_stream_into(sym, buf, start, capacity, rescale_bits, mode, n_classes,
     )
 
 
-@njit(cache=True, nogil=True)
-def encode_stream(sym, buf, start, rescale_bits, mode, n_classes, period):
-    """Encode ``sym`` into ``buf[start:]``; return the end position (-1: ``buf`` too small)."""
-    return encode_stream_into(
-        sym, buf, start, buf.size - start, rescale_bits, mode, n_classes, period
-    )
-
-
 # ---------------------------------------------------------------------------
 # decoder
 # ---------------------------------------------------------------------------
@@ -294,7 +265,7 @@ def decode_stream(buf, start, end, out):
     """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
     n = out.size
     status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
-    if status != HEADER_OK:
+    if status != OK:
         return OK if status == HEADER_DONE else status
     if end - pos < 2:
         return TRUNCATED

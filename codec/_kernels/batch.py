@@ -14,10 +14,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from . import adaptive as ak
-from . import huffman as hk
-from . import lzw as lk
-from . import range_coder as rk
+from . import adaptive, huffman, lzw, range_coder
+from .tokens import max_extra_bits
 
 
 @intrinsic
@@ -102,12 +100,18 @@ ARITHMETIC, HUFFMAN, LZW, ADAPTIVE = 1, 2, 3, 4
 def bound_bytes(coder, n, extra_bits):
     """The coder's ``bound_bytes(n, extra_bits)``."""
     if coder == ARITHMETIC:
-        return rk.bound_bytes(n, extra_bits)
+        return range_coder.bound_bytes(n, extra_bits)
     if coder == HUFFMAN:
-        return hk.bound_bytes(n, extra_bits)
+        return huffman.bound_bytes(n, extra_bits)
     if coder == LZW:
-        return lk.bound_bytes(n, extra_bits)
-    return ak.bound_bytes(n, extra_bits)
+        return lzw.bound_bytes(n, extra_bits)
+    return adaptive.bound_bytes(n, extra_bits)
+
+
+@njit(cache=True, nogil=True)
+def encode_bound(coder, sym):
+    """Upper bound on the bytes the coder writes for the stream ``sym`` (one min/max pass)."""
+    return bound_bytes(coder, sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)
@@ -115,10 +119,10 @@ def encode_worker(coder, params, symbols, offsets, order, taken, buf, buf_offset
     """One thread: take streams from ``taken`` and code them; ``params`` = the adaptive
     coder's (rescale_bits, mode, n_classes, period). LZW's work arrays are allocated
     once, for the longest stream (the first)."""
-    lzw = coder == LZW and order.size > 0
-    tok = np.empty(offsets[order[0] + 1] - offsets[order[0]] if lzw else 0, np.int32)
+    is_lzw = coder == LZW and order.size > 0
+    tok = np.empty(offsets[order[0] + 1] - offsets[order[0]] if is_lzw else 0, np.int32)
     slots, keys = (
-        lk.new_encoder_tables() if lzw else (np.empty(0, np.uint16), np.empty(0, np.int32))
+        lzw.new_encoder_tables() if is_lzw else (np.empty(0, np.uint16), np.empty(0, np.int32))
     )
     while True:
         j = fetch_add(taken, 0, 1)
@@ -128,13 +132,13 @@ def encode_worker(coder, params, symbols, offsets, order, taken, buf, buf_offset
         seg = symbols[offsets[s] : offsets[s + 1]]
         start = buf_offsets[s]
         if coder == ARITHMETIC:
-            end = rk.encode_stream_into(seg, buf, start, caps[s])
+            end = range_coder.encode_stream_into(seg, buf, start, caps[s])
         elif coder == HUFFMAN:
-            end = hk.encode_stream_into(seg, buf, start, caps[s])
+            end = huffman.encode_stream_into(seg, buf, start, caps[s])
         elif coder == LZW:
-            end = lk.encode_stream_into(seg, buf, start, caps[s], tok, slots, keys)
+            end = lzw.encode_stream_into(seg, buf, start, caps[s], tok, slots, keys)
         else:
-            end = ak.encode_stream_into(
+            end = adaptive.encode_stream_into(
                 seg, buf, start, caps[s], params[0], params[1], params[2], params[3]
             )
         lengths[s] = end - start if end >= 0 else -1
@@ -155,9 +159,9 @@ def encode_workers(
 @njit(cache=True, nogil=True)
 def decode_worker(coder, buf, starts, lengths, out, out_offsets, order, taken, status):
     """One thread: take streams from ``taken`` and decode them into ``out``."""
-    lzw = coder == LZW and order.size > 0
-    tok = np.empty(out_offsets[order[0] + 1] - out_offsets[order[0]] if lzw else 0, np.int32)
-    entries = lk.new_decoder_tables() if lzw else np.empty((4, 0), np.int32)
+    is_lzw = coder == LZW and order.size > 0
+    tok = np.empty(out_offsets[order[0] + 1] - out_offsets[order[0]] if is_lzw else 0, np.int32)
+    entries = lzw.new_decoder_tables() if is_lzw else np.empty((4, 0), np.int32)
     while True:
         j = fetch_add(taken, 0, 1)
         if j >= order.size:
@@ -166,13 +170,13 @@ def decode_worker(coder, buf, starts, lengths, out, out_offsets, order, taken, s
         seg = out[out_offsets[s] : out_offsets[s + 1]]
         a, b = starts[s], starts[s] + lengths[s]
         if coder == ARITHMETIC:
-            status[s] = rk.decode_stream(buf, a, b, seg)
+            status[s] = range_coder.decode_stream(buf, a, b, seg)
         elif coder == HUFFMAN:
-            status[s] = hk.decode_stream(buf, a, b, seg)
+            status[s] = huffman.decode_stream(buf, a, b, seg)
         elif coder == LZW:
-            status[s] = lk.decode_stream_into(buf, a, b, seg, tok, entries)
+            status[s] = lzw.decode_stream_into(buf, a, b, seg, tok, entries)
         else:
-            status[s] = ak.decode_stream(buf, a, b, seg)
+            status[s] = adaptive.decode_stream(buf, a, b, seg)
 
 
 @njit(cache=True, parallel=True)

@@ -8,12 +8,11 @@ negative position (``-1``: ran past the end), never by reading out of bounds.
 Integers are LEB128 varints (7 bits per byte, little-endian groups, high bit =
 "more"); signed values go through zigzag, ``(v << 1) ^ (v >> 63)``. Bit strings
 are written most-significant bit first. All values handled here are below 2**63.
+The range coders share their carry propagation here too.
 """
 
 import numpy as np
 from numba import njit
-
-VARINT_MAX_BYTES = 10
 
 
 @njit(cache=True, nogil=True)
@@ -134,3 +133,80 @@ def get_gamma(buf, end, bitpos, max_bits):
         value = (value << 1) | b
         bitpos += 1
     return value, bitpos
+
+
+# ---------------------------------------------------------------------------
+# 64-bit bit buffers of the coders' hot loops (Huffman, LZW)
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def put_word32(buf, pos, acc, nacc):
+    """If ``nacc`` >= 32 pending bits, write the oldest 32 of ``acc`` as 4 bytes, MSB first.
+
+    The writer side of a bit accumulator that holds up to 63 bits: callers
+    append at most 31 bits per step and call this between steps (LZW; the
+    Huffman encoder writes it out in its per-symbol loop, where the call made
+    it 1.6x slower). Returns ``(pos, acc, nacc)``.
+    """
+    if nacc >= 32:
+        nacc -= 32
+        x = acc >> nacc
+        buf[pos] = (x >> 24) & 0xFF
+        buf[pos + 1] = (x >> 16) & 0xFF
+        buf[pos + 2] = (x >> 8) & 0xFF
+        buf[pos + 3] = x & 0xFF
+        pos += 4
+        acc &= (np.int64(1) << nacc) - 1
+    return pos, acc, nacc
+
+
+@njit(cache=True, nogil=True)
+def finish_bits(buf, pos, acc, nacc):
+    """Write every pending bit of ``acc``, zero padded to a byte; return the new position."""
+    while nacc >= 8:
+        nacc -= 8
+        buf[pos] = (acc >> nacc) & 0xFF
+        pos += 1
+    return flush_bits(buf, pos, acc, nacc)
+
+
+@njit(cache=True, nogil=True)
+def refill_bits(buf, pos, end, bitbuf, bitcnt, pad):
+    """Top up the reader's bit buffer to more than 48 bits, a byte at a time.
+
+    ``bitbuf`` holds ``bitcnt`` unread bits (the low ones); bytes past ``end``
+    read as zero and are counted in ``pad``, so a caller detects truncation by
+    ``pad`` (8 or more: a whole 64-bit load past the end) and, at the end, by
+    the bits it consumed. Returns ``(pos, bitbuf, bitcnt, pad)``.
+    """
+    if pos + 8 <= end:
+        while bitcnt <= 48:
+            bitbuf = (bitbuf << 8) | np.int64(buf[pos])
+            pos += 1
+            bitcnt += 8
+    else:
+        while bitcnt <= 48:
+            if pos < end:
+                bitbuf = (bitbuf << 8) | np.int64(buf[pos])
+                pos += 1
+            else:
+                bitbuf = bitbuf << 8
+                pad += 1
+            bitcnt += 8
+    return pos, bitbuf, bitcnt, pad
+
+
+# ---------------------------------------------------------------------------
+# range coders
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def propagate_carry(buf, start, pos):
+    """Add 1 to the big-endian number ``buf[start:pos]`` (a range coder's carry).
+
+    Trailing 0xFF bytes become 0 and the carry moves to the byte before them;
+    range coders never carry past ``start`` because their interval only shrinks.
+    """
+    j = pos - 1
+    while j >= start and buf[j] == 0xFF:
+        buf[j] = 0
+        j -= 1
+    buf[j] += 1

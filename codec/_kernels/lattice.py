@@ -226,10 +226,7 @@ def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, points):
                 reduce_to_voronoi(lattice, v, a, b, sh, p2)
             for j in range(n):
                 t[j] = x[base + j] * inv_step + v[j]
-            if lattice == LATTICE_Z:
-                for j in range(n):
-                    points[base + j] = np.int64(_round(t[j]))
-            elif lattice == LATTICE_D:
+            if lattice == LATTICE_D:
                 nearest_dn(t, a)
                 for j in range(n):
                     points[base + j] = np.int64(a[j])
@@ -377,15 +374,6 @@ def streams_to_points_e8(coset, head0, head1, last0, last1, points2):
 # ---------------------------------------------------------------------------
 # Whole-array stream buffers: chunk-major, stream s of chunk c is stream c*S+s
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _streams_per_chunk(lattice):
-    if lattice == LATTICE_Z:
-        return 1
-    if lattice == LATTICE_D:
-        return 2
-    return 5
-
-
 @njit(cache=True, parallel=True)
 def stream_sizes(points, lattice, n, chunk_elements, sizes):
     """Symbol count of every stream (``sizes`` has C*S entries)."""

@@ -20,11 +20,11 @@ the extra bits of large tokens follow the code bits as a separate bit string.
 import numpy as np
 from numba import njit
 
-from .bitio import read_varint, write_varint
+from .bitio import finish_bits, put_word32, read_varint, refill_bits, write_varint
+from .status import CORRUPT, OK, TRUNCATED
 from .tokens import (
     DIRECT_TOKENS,
     HEADER_DONE,
-    HEADER_OK,
     KIND_CODED,
     MAX_TOKENS,
     STREAM_CONSTANT,
@@ -32,7 +32,6 @@ from .tokens import (
     bit_length,
     extra_bits_of_token,
     from_unsigned,
-    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -45,42 +44,6 @@ MAX_CODE_BITS = 16
 MAX_DICT = 1 << MAX_CODE_BITS
 KEY_SHIFT = 13  # base symbols < 2**13 (MAX_TOKENS = 4148)
 HASH_MUL = np.int64(-7046029254386353131)  # 0x9E3779B97F4A7C15 as int64
-
-OK = 0
-TRUNCATED = 1
-CORRUPT = 2
-
-
-@njit(cache=True, nogil=True)
-def code_width(alphabet, j):
-    """Bits of the ``j``-th code after a reset."""
-    return max(np.int64(1), bit_length(alphabet + j - 1))
-
-
-@njit(cache=True, nogil=True)
-def _flush32(buf, pos, acc, nacc):
-    if nacc >= 32:
-        nacc -= 32
-        x = acc >> nacc
-        buf[pos] = (x >> 24) & 0xFF
-        buf[pos + 1] = (x >> 16) & 0xFF
-        buf[pos + 2] = (x >> 8) & 0xFF
-        buf[pos + 3] = x & 0xFF
-        pos += 4
-        acc &= (np.int64(1) << nacc) - 1
-    return pos, acc, nacc
-
-
-@njit(cache=True, nogil=True)
-def _finish_bits(buf, pos, acc, nacc):
-    while nacc >= 8:
-        nacc -= 8
-        buf[pos] = (acc >> nacc) & 0xFF
-        pos += 1
-    if nacc > 0:
-        buf[pos] = (acc << (8 - nacc)) & 0xFF
-        pos += 1
-    return pos
 
 
 @njit(cache=True, nogil=True)
@@ -130,7 +93,7 @@ def encode_codes(tok, alphabet, buf, pos, slots, keys):
         width = max(np.int64(1), bit_length(d - 1))
         acc = (acc << width) | w
         nacc += width
-        pos, acc, nacc = _flush32(buf, pos, acc, nacc)
+        pos, acc, nacc = put_word32(buf, pos, acc, nacc)
         if d < MAX_DICT:
             slots[h] = d
             keys[d] = key
@@ -143,8 +106,8 @@ def encode_codes(tok, alphabet, buf, pos, slots, keys):
     width = max(np.int64(1), bit_length(d - 1))
     acc = (acc << width) | w
     nacc += width
-    pos, acc, nacc = _flush32(buf, pos, acc, nacc)
-    return _finish_bits(buf, pos, acc, nacc)
+    pos, acc, nacc = put_word32(buf, pos, acc, nacc)
+    return finish_bits(buf, pos, acc, nacc)
 
 
 @njit(cache=True, nogil=True)
@@ -189,22 +152,9 @@ def decode_codes(buf, pos, end, alphabet, out, entries):
     prev = np.int64(-1)
     while i < n:
         if bitcnt < 32:
-            if pos + 8 <= end:
-                while bitcnt <= 48:
-                    bitbuf = (bitbuf << 8) | np.int64(buf[pos])
-                    pos += 1
-                    bitcnt += 8
-            else:
-                while bitcnt <= 48:
-                    if pos < end:
-                        bitbuf = (bitbuf << 8) | np.int64(buf[pos])
-                        pos += 1
-                    else:
-                        bitbuf = bitbuf << 8
-                        pad += 1
-                    bitcnt += 8
-                if pad >= 8:
-                    return TRUNCATED, pos
+            pos, bitbuf, bitcnt, pad = refill_bits(buf, pos, end, bitbuf, bitcnt, pad)
+            if pad >= 8:
+                return TRUNCATED, pos
         d = alphabet + j
         width = max(np.int64(1), bit_length(d - 1))
         bitcnt -= width
@@ -258,14 +208,18 @@ def compress_bytes(data, buf):
 
 @njit(cache=True, nogil=True)
 def decompressed_size(buf):
-    """The announced size, or -1 (truncated) / -2 (corrupt or impossible for the input size)."""
+    """``(status, n)``: the size announced by :func:`compress_bytes` output ``buf``.
+
+    ``TRUNCATED`` when the size varint runs past the end, ``CORRUPT`` when it
+    is malformed or the size is impossible for the input size (``n`` = 0 then).
+    """
     n, pos = read_varint(buf, 0, buf.size)
     if pos < 0:
-        return np.int64(-1) if pos == -1 else np.int64(-2)
+        return (TRUNCATED if pos == -1 else CORRUPT), np.int64(0)
     # Each code has >= 8 bits (256 + j - 1 >= 255) and yields < 2**16 bytes.
     if n > (buf.size - pos) * MAX_DICT:
-        return np.int64(-2)
-    return n
+        return CORRUPT, np.int64(0)
+    return OK, n
 
 
 @njit(cache=True, nogil=True)
@@ -294,12 +248,6 @@ def bound_bytes(n, extra_bits):
     if n == 0:
         return np.int64(0)
     return 32 + (n * MAX_CODE_BITS + 7) // 8 + (extra_bits + 7) // 8
-
-
-@njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
-    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)
@@ -344,16 +292,8 @@ def encode_stream_into(sym, buf, start, capacity, tok, slots, keys):
             nb -= k
             acc = (acc << k) | ((u >> nb) & ((np.int64(1) << k) - 1))
             nacc += k
-            pos, acc, nacc = _flush32(buf, pos, acc, nacc)
-    return _finish_bits(buf, pos, acc, nacc)
-
-
-@njit(cache=True, nogil=True)
-def encode_stream(sym, buf, start):
-    """Encode ``sym`` into ``buf[start:]``; return the end position (-1: ``buf`` too small)."""
-    slots, keys = new_encoder_tables()
-    tok = np.empty(sym.size, np.int32)
-    return encode_stream_into(sym, buf, start, buf.size - start, tok, slots, keys)
+            pos, acc, nacc = put_word32(buf, pos, acc, nacc)
+    return finish_bits(buf, pos, acc, nacc)
 
 
 @njit(cache=True, nogil=True)
@@ -364,7 +304,7 @@ def decode_stream_into(buf, start, end, out, tok, entries):
     """
     n = out.size
     status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
-    if status != HEADER_OK:
+    if status != OK:
         return OK if status == HEADER_DONE else status
     tok = tok[:n]
     status, pos = decode_codes(buf, pos, end, alphabet, tok, entries)
@@ -392,11 +332,3 @@ def decode_stream_into(buf, start, end, out, tok, entries):
     if bitpos & 7 and (np.int64(buf[end - 1]) & ((1 << (8 - (bitpos & 7))) - 1)) != 0:
         return CORRUPT
     return OK
-
-
-@njit(cache=True, nogil=True)
-def decode_stream(buf, start, end, out):
-    """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
-    return decode_stream_into(
-        buf, start, end, out, np.empty(out.size, np.int32), new_decoder_tables()
-    )

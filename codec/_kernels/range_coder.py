@@ -21,28 +21,23 @@ encoder ends by writing the 4 bytes of ``low``; the decoder reads exactly as
 many bytes as were written, so reading past the end means truncation and
 leftover bytes mean corruption.
 
-Status codes returned by decoders: 0 ok, 1 truncated, 2 corrupt.
+Decoders return the status codes of status.py.
 """
 
 import numpy as np
 from numba import njit
 
-from .bitio import (
-    flush_bits,
-    get_gamma,
-    put_gamma,
-)
+from .bitio import flush_bits, get_gamma, propagate_carry, put_gamma
+from .status import CORRUPT, OK, TRUNCATED
 from .tokens import (
     DIRECT_TOKENS,
     HEADER_DONE,
-    HEADER_OK,
     KIND_CODED,
     MAX_TOKENS,
     STREAM_CONSTANT,
     analyze_stream,
     extra_bits_of_token,
     from_unsigned,
-    max_extra_bits,
     read_stream_header,
     to_unsigned,
     token_of,
@@ -57,10 +52,6 @@ RC_TOP = 1 << 24
 MASK32 = 0xFFFFFFFF
 DIRECT_CHUNK = 16  # raw extra bits are coded 16 at a time
 BUCKET_SHIFT = 4  # decoder search table: one entry per 16 values of the 2**16 total
-
-OK = 0
-TRUNCATED = 1
-CORRUPT = 2
 
 
 try:  # LLVM's ctlz: one instruction, shortens the encoder's and decoder's dependency chain
@@ -171,15 +162,6 @@ def read_frequency_table(buf, pos, end, alphabet, total_bits):
 # encoder
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _carry(buf, start, pos):
-    j = pos - 1
-    while j >= start and buf[j] == 0xFF:
-        buf[j] = 0
-        j -= 1
-    buf[j] += 1
-
-
-@njit(cache=True, nogil=True)
 def _encode_interval(buf, start, pos, low, rng, cum, freq, shift):
     """Narrow [low, low+rng) to the sub-interval [cum, cum+freq) of 2**shift."""
     r = rng >> shift
@@ -187,7 +169,7 @@ def _encode_interval(buf, start, pos, low, rng, cum, freq, shift):
     rng = freq * r
     if low > MASK32:
         low &= MASK32
-        _carry(buf, start, pos)
+        propagate_carry(buf, start, pos)
     while rng < RC_TOP:
         buf[pos] = (low >> 24) & 0xFF
         pos += 1
@@ -202,7 +184,7 @@ def _encode_token(buf, rc_start, q, low, rng, cum, freq, u):
 
     Bytes go straight to ``buf``; a carry out of ``low`` is added to the last
     byte written, and only when that byte was 0xFF does it propagate further
-    back (:func:`_carry`), so the branch is almost never taken. The
+    back (bitio's :func:`propagate_carry`), so the branch is almost never taken. The
     renormalisation writes sh/8 = number of leading zero bytes of the 32-bit
     range (0..3) bytes at once instead of looping (the buffer bound leaves
     room for the 3 stores). Unsigned indices spare numba's wraparound code.
@@ -215,7 +197,7 @@ def _encode_token(buf, rc_start, q, low, rng, cum, freq, u):
     x = np.int64(buf[q - one]) + (low >> 32)
     buf[q - one] = x & 0xFF
     if x > 0xFF:
-        _carry(buf, rc_start, np.int64(q) - 1)
+        propagate_carry(buf, rc_start, np.int64(q) - 1)
     low &= MASK32
     sh = _renorm_shift(rng)
     buf[q] = (low >> 24) & 0xFF
@@ -236,12 +218,6 @@ def bound_bytes(n, extra_bits):
     # 16-bit chunk of extra bits one more bit of truncation loss (<= 1 + nb // 8
     # for nb extra bits), 4 flush bytes.
     return 40 + 8 * min(n, MAX_TOKENS) + (n * 18 + extra_bits + extra_bits // 8 + 7) // 8
-
-
-@njit(cache=True, nogil=True)
-def encode_bound(sym):
-    """Upper bound on the bytes :func:`encode_stream` writes for ``sym`` (one min/max pass)."""
-    return bound_bytes(sym.size, sym.size * max_extra_bits(sym))
 
 
 @njit(cache=True, nogil=True)
@@ -301,12 +277,6 @@ def encode_stream_into(sym, buf, start, capacity):
     return p
 
 
-@njit(cache=True, nogil=True)
-def encode_stream(sym, buf, start):
-    """Encode ``sym`` into ``buf[start:]``; return the end position (-1: ``buf`` too small)."""
-    return encode_stream_into(sym, buf, start, buf.size - start)
-
-
 # ---------------------------------------------------------------------------
 # decoder
 # ---------------------------------------------------------------------------
@@ -315,7 +285,7 @@ def decode_stream(buf, start, end, out):
     """Decode ``out.size`` symbols from ``buf[start:end]`` into ``out``; return a status."""
     n = out.size
     status, offset, use_zz, alphabet, pos = read_stream_header(buf, start, end, out)
-    if status != HEADER_OK:
+    if status != OK:
         return OK if status == HEADER_DONE else status
     freq, pos = read_frequency_table(buf, pos, end, alphabet, PROB_BITS)
     if pos < 0:

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from .bitio import read_varint, unzigzag, write_varint, zigzag
+from .status import CORRUPT, OK, TRUNCATED
 
 DIRECT_TOKENS = 4096  # 2**12 tokens coded directly
 DIRECT_BITS = 12
@@ -99,18 +100,6 @@ def value_of_token(token, extra):
         return token
     nb1 = token - DIRECT_TOKENS + DIRECT_BITS  # = bit length - 1
     return (np.int64(1) << nb1) | extra
-
-
-@njit(cache=True, nogil=True)
-def token_histogram(sym, offset, use_zigzag):
-    """Counts of each token over ``sym``; also returns the total number of extra bits."""
-    counts = np.zeros(MAX_TOKENS, np.int64)
-    extra_total = 0
-    for v in sym:
-        t, nb = token_of(to_unsigned(v, offset, use_zigzag))
-        counts[t] += 1
-        extra_total += nb
-    return counts, extra_total
 
 
 @njit(cache=True, nogil=True)
@@ -214,12 +203,8 @@ def max_extra_bits(sym):
 KIND_CONSTANT = 0
 KIND_CODED = 1
 
-#: Statuses of :func:`read_stream_header`; the first three equal the decoders' own
-#: OK / TRUNCATED / CORRUPT. ``HEADER_DONE``: the stream is empty or constant and
-#: ``out`` already holds its symbols.
-HEADER_OK = 0
-HEADER_TRUNCATED = 1
-HEADER_CORRUPT = 2
+#: Status of :func:`read_stream_header`, besides the decoders' own (status.py):
+#: the stream is empty or constant and ``out`` already holds its symbols.
 HEADER_DONE = 3
 
 
@@ -242,7 +227,7 @@ def write_mapping(buf, pos, offset, use_zigzag, alphabet):
 def read_stream_header(buf, start, end, out):
     """Parse the shared header of the stream ``buf[start:end]`` of ``out.size`` symbols.
 
-    Returns ``(status, offset, use_zigzag, alphabet, pos)``: with ``HEADER_OK``
+    Returns ``(status, offset, use_zigzag, alphabet, pos)``: with ``OK``
     the coder's own data starts at ``pos``; with ``HEADER_DONE`` the stream was
     empty or constant and ``out`` is filled; otherwise the stream is truncated or
     corrupt. Every read is checked against ``end``.
@@ -250,34 +235,34 @@ def read_stream_header(buf, start, end, out):
     zero = np.int64(0)
     n = out.size
     if n == 0:
-        return (HEADER_DONE if end == start else HEADER_CORRUPT), zero, False, zero, zero
+        return (HEADER_DONE if end == start else CORRUPT), zero, False, zero, zero
     if start >= end:
-        return HEADER_TRUNCATED, zero, False, zero, zero
+        return TRUNCATED, zero, False, zero, zero
     kind = buf[start]
     if kind == KIND_CONSTANT:
         zz, pos = read_varint(buf, start + 1, end)
         if pos == -1:
-            return HEADER_TRUNCATED, zero, False, zero, zero
+            return TRUNCATED, zero, False, zero, zero
         if pos < 0 or pos != end:
-            return HEADER_CORRUPT, zero, False, zero, zero
+            return CORRUPT, zero, False, zero, zero
         v = unzigzag(zz)
         for i in range(n):
             out[i] = v
         return HEADER_DONE, zero, False, zero, zero
     if kind != KIND_CODED:
-        return HEADER_CORRUPT, zero, False, zero, zero
+        return CORRUPT, zero, False, zero, zero
     zz, pos = read_varint(buf, start + 1, end)
     if pos < 0:
-        return (HEADER_TRUNCATED if pos == -1 else HEADER_CORRUPT), zero, False, zero, zero
+        return (TRUNCATED if pos == -1 else CORRUPT), zero, False, zero, zero
     offset = unzigzag(zz)
     if pos >= end:
-        return HEADER_TRUNCATED, zero, False, zero, zero
+        return TRUNCATED, zero, False, zero, zero
     flags = buf[pos]
     if flags > 1:
-        return HEADER_CORRUPT, zero, False, zero, zero
+        return CORRUPT, zero, False, zero, zero
     alphabet, pos = read_varint(buf, pos + 1, end)
     if pos < 0:
-        return (HEADER_TRUNCATED if pos == -1 else HEADER_CORRUPT), zero, False, zero, zero
+        return (TRUNCATED if pos == -1 else CORRUPT), zero, False, zero, zero
     if alphabet < 1 or alphabet > MAX_TOKENS:
-        return HEADER_CORRUPT, zero, False, zero, zero
-    return HEADER_OK, offset, flags == 1, np.int64(alphabet), np.int64(pos)
+        return CORRUPT, zero, False, zero, zero
+    return OK, offset, flags == 1, np.int64(alphabet), np.int64(pos)

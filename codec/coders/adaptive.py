@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numbers
 
-from .._kernels import adaptive as ak
+from .._kernels import adaptive as adaptive_kernels
 from .base import KernelCoder
 
 CONTEXTS = {
-    "none": ak.MODE_ORDER0,
-    "magnitude": ak.MODE_MAGNITUDE,
-    "position": ak.MODE_POSITION,
-    "auto": ak.MODE_AUTO,
+    "none": adaptive_kernels.MODE_ORDER0,
+    "magnitude": adaptive_kernels.MODE_MAGNITUDE,
+    "position": adaptive_kernels.MODE_POSITION,
+    "auto": adaptive_kernels.MODE_AUTO,
 }
 
 
@@ -62,7 +62,6 @@ class AdaptiveArithmeticCoder(KernelCoder):
 
     name = "adaptive"
     coder_id = 4
-    _kernels = ak
 
     def __init__(
         self,
@@ -73,13 +72,16 @@ class AdaptiveArithmeticCoder(KernelCoder):
         period: int = 8,
     ):
         self.rescale_bits = _int_in(
-            "rescale_bits", rescale_bits, ak.MIN_RESCALE_BITS, ak.MAX_RESCALE_BITS
+            "rescale_bits",
+            rescale_bits,
+            adaptive_kernels.MIN_RESCALE_BITS,
+            adaptive_kernels.MAX_RESCALE_BITS,
         )
         if context not in CONTEXTS:
             raise ValueError(f"context must be one of {sorted(CONTEXTS)}, got {context!r}")
         self.context = context
-        self.classes = _int_in("classes", classes, 2, ak.MAX_CLASSES)
-        self.period = _int_in("period", period, 2, ak.MAX_PERIOD)
+        self.classes = _int_in("classes", classes, 2, adaptive_kernels.MAX_CLASSES)
+        self.period = _int_in("period", period, 2, adaptive_kernels.MAX_PERIOD)
 
     def _encode_args(self) -> tuple:
         return (self.rescale_bits, CONTEXTS[self.context], self.classes, self.period)

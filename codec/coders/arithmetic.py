@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .._kernels import range_coder as rc
 from .base import KernelCoder
 
 
@@ -25,4 +24,3 @@ class ArithmeticCoder(KernelCoder):
 
     name = "arithmetic"
     coder_id = 1
-    _kernels = rc

@@ -15,10 +15,9 @@ from abc import ABC, abstractmethod
 import numba
 import numpy as np
 
-from .._kernels import batch as B
+from .._kernels import batch as batch_kernels
+from .._kernels import status as kernel_status
 from ..errors import CorruptStreamError, TruncatedStreamError
-
-STATUS_OK, STATUS_TRUNCATED, STATUS_CORRUPT = 0, 1, 2
 
 
 class Coder(ABC):
@@ -86,13 +85,29 @@ def as_symbol_array(symbols) -> np.ndarray:
     return sym
 
 
-def raise_for_status(status: np.ndarray, what: str) -> None:
-    """Turn kernel status codes into exceptions (the first failing stream wins)."""
-    bad = np.flatnonzero(status)
+def raise_for_status(status, what: str) -> None:
+    """Turn kernel status codes (``_kernels/status.py``) into exceptions.
+
+    ``status`` is one code or an array of them, one per stream; the first
+    stream whose status is not ``OK`` wins: ``TRUNCATED`` raises
+    :class:`~codec.errors.TruncatedStreamError`, ``CORRUPT`` (or any other
+    code) :class:`~codec.errors.CorruptStreamError`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> raise_for_status(np.array([0, 0]), "demo")
+    >>> raise_for_status(np.array([0, 1]), "demo")
+    Traceback (most recent call last):
+        ...
+    codec.errors.TruncatedStreamError: demo: stream 1 is truncated
+    """
+    status = np.atleast_1d(np.asarray(status))
+    bad = np.flatnonzero(status != kernel_status.OK)
     if bad.size == 0:
         return
     s = int(bad[0])
-    if status[s] == STATUS_TRUNCATED:
+    if status[s] == kernel_status.TRUNCATED:
         raise TruncatedStreamError(f"{what}: stream {s} is truncated")
     raise CorruptStreamError(f"{what}: stream {s} is corrupt")
 
@@ -109,18 +124,15 @@ GUESS_EXTRA_BITS = 2
 
 
 class KernelCoder(Coder):
-    """A coder whose kernels module follows the batch convention of ``_kernels/huffman.py``.
+    """A coder whose stream kernels ``_kernels/batch.py`` dispatches to by ``coder_id``.
 
-    A whole batch is one compiled call of ``_kernels/batch.py`` (selected by
-    ``coder_id``): threads take the streams, largest first, from a shared
-    counter. For the rare stream that outgrows the room the encoder planned
-    from its symbol count, the module ``_kernels`` provides
-    ``encode_bound(sym)`` (an upper bound from one min/max pass). Subclasses
-    set ``_kernels`` and may pass coder parameters through
-    :meth:`_encode_args` (the adaptive coder's four).
+    A whole batch is one compiled call of ``_kernels/batch.py``: threads take
+    the streams, largest first, from a shared counter. The rare stream that
+    outgrows the room the encoder planned from its symbol count is coded again
+    with ``batch.encode_bound`` (an upper bound from one min/max pass).
+    Subclasses may pass coder parameters through :meth:`_encode_args` (the
+    adaptive coder's four).
     """
-
-    _kernels = None
 
     def _encode_args(self) -> tuple:
         return (0, 0, 0, 0)
@@ -135,7 +147,6 @@ class KernelCoder(Coder):
         the coding; the rare stream that may not fit (large values with many
         extra bits) is coded again afterwards, with its exact bound.
         """
-        K = self._kernels
         symbols = np.ascontiguousarray(symbols, np.int64)
         offsets = np.ascontiguousarray(offsets, np.int64)
         if (
@@ -151,21 +162,25 @@ class KernelCoder(Coder):
             )
         k = offsets.size - 1
         params = np.array(self._encode_args(), np.int64)
-        buf, buf_starts, caps, lengths, n_over = B.encode_batch(
+        buf, buf_starts, caps, lengths, n_over = batch_kernels.encode_batch(
             self.coder_id, params, symbols, offsets, GUESS_EXTRA_BITS, n_workers(k)
         )
         if n_over:
             over = np.flatnonzero(lengths < 0)
             exact = np.array(
-                [K.encode_bound(symbols[offsets[s] : offsets[s + 1]]) for s in over], np.int64
+                [
+                    batch_kernels.encode_bound(self.coder_id, symbols[offsets[s] : offsets[s + 1]])
+                    for s in over
+                ],
+                np.int64,
             )
             grown = np.empty(buf.size + int(exact.sum()), np.uint8)
             grown[: buf.size] = buf
             buf_starts[over] = buf.size + np.cumsum(exact) - exact
             caps[over] = exact
-            order = over[B.largest_first(np.diff(offsets)[over])]
+            order = over[batch_kernels.largest_first(np.diff(offsets)[over])]
             room = (grown, buf_starts, caps, lengths)
-            B.encode_workers(
+            batch_kernels.encode_workers(
                 n_workers(over.size), self.coder_id, params, symbols, offsets, order, *room
             )
             buf = grown
@@ -184,7 +199,7 @@ class KernelCoder(Coder):
         k = counts.size
         if starts.size != k or lengths.size != k:
             raise ValueError("starts, lengths and counts must have the same size")
-        ok, out, status, worst = B.decode_batch(
+        ok, out, status, worst = batch_kernels.decode_batch(
             self.coder_id, buf, starts, lengths, counts, n_workers(k)
         )
         if not ok:

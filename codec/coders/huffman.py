@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kernels import huffman as hk
+from .._kernels import huffman as huffman_kernels
 from .base import KernelCoder
 
-MAX_CODE_BITS = hk.MAX_CODE_BITS
+MAX_CODE_BITS = huffman_kernels.MAX_CODE_BITS
 
 
 class HuffmanCoder(KernelCoder):
@@ -32,7 +32,6 @@ class HuffmanCoder(KernelCoder):
 
     name = "huffman"
     coder_id = 2
-    _kernels = hk
 
 
 def huffman_code_lengths(counts, max_bits: int = MAX_CODE_BITS) -> np.ndarray:
@@ -68,5 +67,5 @@ def huffman_code_lengths(counts, max_bits: int = MAX_CODE_BITS) -> np.ndarray:
     if np.count_nonzero(c) > 1 << int(max_bits):
         raise ValueError(f"{np.count_nonzero(c)} used symbols do not fit in {max_bits}-bit codes")
     lengths = np.zeros(c.size, np.int64)
-    hk.code_lengths(c, int(max_bits), lengths)
+    huffman_kernels.code_lengths(c, int(max_bits), lengths)
     return lengths

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kernels import lzw as lk
-from .base import STATUS_OK, KernelCoder, raise_for_status
+from .._kernels import lzw as lzw_kernels
+from .base import KernelCoder, raise_for_status
 
-MAX_CODE_BITS = lk.MAX_CODE_BITS
+MAX_CODE_BITS = lzw_kernels.MAX_CODE_BITS
 
 
 class LZWCoder(KernelCoder):
@@ -31,7 +31,6 @@ class LZWCoder(KernelCoder):
 
     name = "lzw"
     coder_id = 3
-    _kernels = lk
 
 
 def lzw_compress(data) -> bytes:
@@ -48,7 +47,7 @@ def lzw_compress(data) -> bytes:
     """
     arr = np.frombuffer(memoryview(data).cast("B"), np.uint8)
     buf = np.empty(11 + 2 * arr.size, np.uint8)
-    end = lk.compress_bytes(arr, buf)
+    end = lzw_kernels.compress_bytes(arr, buf)
     return buf[:end].tobytes()
 
 
@@ -70,13 +69,11 @@ def lzw_decompress(data, *, max_size: int | None = None) -> bytes:
         The announced size exceeds ``max_size``.
     """
     buf = np.frombuffer(memoryview(data).cast("B"), np.uint8)
-    n = int(lk.decompressed_size(buf))
-    if n < 0:
-        raise_for_status(np.array([1 if n == -1 else 2]), "lzw_decompress")
+    status, n = lzw_kernels.decompressed_size(buf)
+    raise_for_status(status, "lzw_decompress")
+    n = int(n)
     if max_size is not None and n > max_size:
         raise ValueError(f"LZW data announces {n} bytes, more than max_size={max_size}")
     out = np.empty(n, np.uint8)
-    status = lk.decompress_bytes(buf, out)
-    if status != STATUS_OK:
-        raise_for_status(np.array([status]), "lzw_decompress")
+    raise_for_status(lzw_kernels.decompress_bytes(buf, out), "lzw_decompress")
     return out.tobytes()

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .._kernels import scalar as _K
+from .._kernels import scalar as scalar_kernels
 
 __all__ = [
     "ScalarCodebook",
@@ -276,7 +276,7 @@ def _prepare(x: Any, weights: Any) -> _Data:
         order = np.argsort(flat, kind="stable")
         xs = np.ascontiguousarray(flat[order])
         ws = np.ascontiguousarray(w[order])
-    v, n, wr = _K.sorted_runs(xs, ws)
+    v, n, wr = scalar_kernels.sorted_runs(xs, ws)
     del xs, ws
     W = float(wr.sum())
     mu = float(np.dot(wr, v) / W)
@@ -328,7 +328,7 @@ def _bins(d: _Data, max_bins: int) -> _Bins:
     f_max = 6.0 * max_bins / (max_bins - 3)
     while True:
         f = min(f, f_max)
-        lo, hi, bn, bw, b1, b2 = _K.bin_runs(
+        lo, hi, bn, bw, b1, b2 = scalar_kernels.bin_runs(
             d.v,
             d.n,
             d.w,
@@ -853,8 +853,8 @@ def _design_kmeans_prepared(
     if method == "lloyd":
         n_trials = 2 + int(math.log(K))
         u = rng.random(1 + (K - 1) * n_trials)
-        c0 = _K.kmeanspp_seed(d.z, d.Pw, d.Ps1, d.Ps2, K, n_trials, u)
-        c, it = _K.lloyd(d.z, d.Pw, d.Ps1, d.Ps2, c0, max_iter, tol)
+        c0 = scalar_kernels.kmeanspp_seed(d.z, d.Pw, d.Ps1, d.Ps2, K, n_trials, u)
+        c, it = scalar_kernels.lloyd(d.z, d.Pw, d.Ps1, d.Ps2, c0, max_iter, tol)
         lev = np.maximum.accumulate(d.mu + d.scale * c)
         thr = 0.5 * (lev[:-1] + lev[1:])
         return _make(d, lev, thr, "kmeans-lloyd", n_iter=it, **info)
@@ -864,7 +864,7 @@ def _design_kmeans_prepared(
             f"the DP table for {K} levels over {bins.m} bins is too large; "
             f"lower max_bins (to about {_DP_TABLE_LIMIT // K}) or use method='lloyd'"
         )
-    _, bounds = _K.kmeans_dp(bins.Pw, bins.Ps1, bins.Ps2, K)
+    _, bounds = scalar_kernels.kmeans_dp(bins.Pw, bins.Ps1, bins.Ps2, K)
     lev, thr = _partition_codebook(d, bins, bounds, lam=None)
     info.update(n_bins=bins.m, bin_excess_bound=bins.excess_bound)
     return _make(d, lev, thr, "kmeans-dp", **info)
@@ -1003,10 +1003,12 @@ def _design_ecsq_prepared(d: _Data, lam, method, K, max_iter, tol, max_bins) -> 
         K0 = min(K, d.m)
         z0, z1 = float(d.z[0]), float(d.z[-1])
         c0 = z0 + (np.arange(K0) + 0.5) * ((z1 - z0) / K0)
-        c, ell, it = _K.ecsq_clg(d.z, d.Pn, d.Pw, d.Ps1, d.Ps2, c0, lam_z, max_iter, tol)
+        c, ell, it = scalar_kernels.ecsq_clg(
+            d.z, d.Pn, d.Pw, d.Ps1, d.Ps2, c0, lam_z, max_iter, tol
+        )
         # final assignment by the rule; drop levels that end up without data
         while True:
-            act, t = _K.ecsq_envelope(c, ell, lam_z)
+            act, t = scalar_kernels.ecsq_envelope(c, ell, lam_z)
             c, ell = c[act], ell[act]
             lev = d.mu + d.scale * c
             thr = d.mu + d.scale * t
@@ -1057,7 +1059,7 @@ def _ecsq_solve(bins: _Bins, lam_z: float, K: int, mu_hint: float):
     returned with ``exact=False``. Returns ``(bounds, mu, exact)``.
     """
     args = (bins.Pn, bins.Pw, bins.Ps1, bins.Ps2, lam_z)
-    _, bounds = _K.ecsq_dp(*args, 0.0, True)
+    _, bounds = scalar_kernels.ecsq_dp(*args, 0.0, True)
     if bounds.size - 1 <= K:
         return bounds, 0.0, True
     if K == 1:
@@ -1071,7 +1073,7 @@ def _ecsq_solve(bins: _Bins, lam_z: float, K: int, mu_hint: float):
     step = 2.0 if 0.0 < mu_hint < single else 4.0
     mu = mu_hint if 0.0 < mu_hint < single else single / 4.0
     for it in range(200):
-        _, b = _K.ecsq_dp(*args, mu, True)
+        _, b = scalar_kernels.ecsq_dp(*args, mu, True)
         k = b.size - 1
         if k == K:
             return b, mu, True
@@ -1092,7 +1094,7 @@ def _ecsq_solve(bins: _Bins, lam_z: float, K: int, mu_hint: float):
             frac = (k_lo - K) / (k_lo - k_hi)
             mu = math.exp(a + min(max(frac, 0.05), 0.95) * (c - a))
     if K * (m + 1) <= _DP_TABLE_LIMIT and m <= _LAYERED_MAX_BINS:
-        _, b = _K.ecsq_dp_capped(*args, K, True)
+        _, b = scalar_kernels.ecsq_dp_capped(*args, K, True)
         return b, 0.0, True
     warnings.warn(
         f"ECSQ DP: no cell price gives exactly max_levels={K} cells (duality gap); returning "

@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import codec
-from codec._kernels import bitio
-from codec._kernels import huffman as hk
-from codec._kernels import range_coder as rc
-from codec._kernels import tokens as tk
+from codec._kernels import bitio, range_coder, tokens
+from codec._kernels import huffman as huffman_kernels
+from codec._kernels import status as kernel_status
 from codec._kernels.batch import fetch_add, largest_first
 from codec.coders import (
     AdaptiveArithmeticCoder,
@@ -29,8 +28,8 @@ from codec.coders import (
     lzw_compress,
     lzw_decompress,
 )
-from codec.coders.base import n_workers
-from codec.errors import CodecError, CorruptStreamError
+from codec.coders.base import n_workers, raise_for_status
+from codec.errors import CodecError, CorruptStreamError, TruncatedStreamError
 
 CODERS = ["arithmetic", "huffman", "lzw", "adaptive"]
 _rng = np.random.default_rng(12345)
@@ -305,7 +304,7 @@ def test_length_limit_binds_on_fibonacci_counts():
     counts = np.array(fib)
     assert reference_huffman_cost(counts) < int((counts * huffman_code_lengths(counts)).sum())
     lengths = huffman_code_lengths(counts)
-    assert lengths.max() == hk.MAX_CODE_BITS  # unlimited Huffman needs 24 bits here
+    assert lengths.max() == huffman_kernels.MAX_CODE_BITS  # unlimited Huffman needs 24 bits here
     assert sum(2.0 ** -int(b) for b in lengths) <= 1.0
     x = np.random.default_rng(1).permutation(np.repeat(np.arange(25), counts))
     assert np.array_equal(round_trip(get_coder("huffman"), x), x)
@@ -316,7 +315,9 @@ def huffman_header_bytes(blob):
     buf = np.frombuffer(blob, np.uint8)
     _, pos = bitio.read_varint(buf, 1, buf.size)
     alphabet, pos = bitio.read_varint(buf, pos + 1, buf.size)
-    _, pos = hk.read_length_table(buf, pos, buf.size, alphabet, hk.MAX_CODE_BITS)
+    _, pos = huffman_kernels.read_length_table(
+        buf, pos, buf.size, alphabet, huffman_kernels.MAX_CODE_BITS
+    )
     return pos
 
 
@@ -345,7 +346,7 @@ def test_huffman_decoder_handles_long_codes():
     """Codes longer than the 11-bit primary table go through the canonical fallback."""
     rng = np.random.default_rng(4)
     x = np.minimum(rng.geometric(0.45, 200_000), 60)
-    assert huffman_code_lengths(np.bincount(x)).max() > hk.PRIMARY_BITS
+    assert huffman_code_lengths(np.bincount(x)).max() > huffman_kernels.PRIMARY_BITS
     assert np.array_equal(round_trip(get_coder("huffman"), x), x)
 
 
@@ -390,15 +391,15 @@ def _bits_to_bytes(bits):
 
 
 def _tokens(x):
-    offset, use_zz = tk.choose_mapping(x)
-    us = [int(tk.to_unsigned(v, offset, use_zz)) for v in x]
+    offset, use_zz = tokens.choose_mapping(x)
+    us = [int(tokens.to_unsigned(v, offset, use_zz)) for v in x]
     toks = []
     for u in us:
-        if u < tk.DIRECT_TOKENS:
+        if u < tokens.DIRECT_TOKENS:
             toks.append((u, 0, ""))
         else:
             nb = u.bit_length()
-            toks.append((tk.DIRECT_TOKENS + nb - 13, nb - 1, format(u, "b")[1:]))
+            toks.append((tokens.DIRECT_TOKENS + nb - 13, nb - 1, format(u, "b")[1:]))
     head = _varint(_zigzag(int(offset))) + bytes([int(use_zz)])
     return toks, head
 
@@ -457,7 +458,7 @@ def reference_range_coder(x):
     """The static range coder's bytes with the coding loop of §5 in exact integers."""
     toks, head = _tokens(x)
     counts = np.bincount([t for t, _, _ in toks])
-    freq = rc.normalize_frequencies(counts, rc.PROB_BITS)
+    freq = range_coder.normalize_frequencies(counts, range_coder.PROB_BITS)
     cum = np.concatenate([[0], np.cumsum(freq)])
     table = "".join(
         _gamma(run + 1) + _gamma(int(f))
@@ -611,6 +612,21 @@ def test_lzw_bytes_compress_text_and_guard_size():
         lzw_decompress(blob + b"\x00")
     with pytest.raises(CorruptStreamError):
         lzw_decompress(b"\xff\xff\xff\xff\x7f")  # announces far more than 5 bytes can hold
+    with pytest.raises(TruncatedStreamError):
+        lzw_decompress(b"\xff\xff")  # the size varint runs past the end
+    with pytest.raises(TruncatedStreamError):
+        lzw_decompress(blob[:-1])
+
+
+def test_kernel_statuses_map_to_exceptions():
+    raise_for_status(kernel_status.OK, "x")
+    raise_for_status(np.zeros(3, np.int64), "x")
+    with pytest.raises(TruncatedStreamError, match="x: stream 1 is truncated"):
+        raise_for_status(np.array([kernel_status.OK, kernel_status.TRUNCATED]), "x")
+    with pytest.raises(CorruptStreamError, match="x: stream 0 is corrupt"):
+        raise_for_status(kernel_status.CORRUPT, "x")
+    codes = {kernel_status.OK, kernel_status.TRUNCATED, kernel_status.CORRUPT}
+    assert len(codes) == 3 and kernel_status.OK == 0
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codec._kernels import scalar as K
+from codec._kernels import scalar as scalar_kernels
 from codec.quantizers import scalar as S
 from codec.quantizers.scalar import (
     ScalarCodebook,
@@ -168,8 +168,8 @@ def test_ecsq_pruned_dp_equals_unpruned(data, logl):
     x, w = data
     d = S._prepare(x, w)
     lam = 10.0**logl
-    c_fast, b_fast = K.ecsq_dp(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, 0.0, True)
-    c_slow, b_slow = K.ecsq_dp(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, 0.0, False)
+    c_fast, b_fast = scalar_kernels.ecsq_dp(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, 0.0, True)
+    c_slow, b_slow = scalar_kernels.ecsq_dp(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, 0.0, False)
     assert _close(c_fast, c_slow)
 
 
@@ -182,9 +182,10 @@ def test_ecsq_capped_dp_equals_layered_unpruned(data, logl, cap):
     bins = S._bins(d, S.DEFAULT_MAX_BINS)
     bounds, _, exact = S._ecsq_solve(bins, lam, cap, 0.0)
     assert exact and bounds.size - 1 <= cap
-    ref, _ = K.ecsq_dp_capped(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, cap, False)
+    ref, _ = scalar_kernels.ecsq_dp_capped(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, cap, False)
     got = sum(
-        K._sse(d.Pw, d.Ps1, d.Ps2, a, b) / d.W + lam * K._phi((d.Pn[b] - d.Pn[a]) / d.N)
+        scalar_kernels._sse(d.Pw, d.Ps1, d.Ps2, a, b) / d.W
+        + lam * scalar_kernels._phi((d.Pn[b] - d.Pn[a]) / d.N)
         for a, b in itertools.pairwise(bounds)
     )
     assert _close(got, ref)
@@ -200,10 +201,12 @@ def test_ecsq_cost_violates_quadrangle_inequality():
     lam = 100.0
 
     def cost(a, b):
-        return K._sse(d.Pw, d.Ps1, d.Ps2, a, b) / d.W + lam * K._phi((d.Pn[b] - d.Pn[a]) / d.N)
+        return scalar_kernels._sse(d.Pw, d.Ps1, d.Ps2, a, b) / d.W + lam * scalar_kernels._phi(
+            (d.Pn[b] - d.Pn[a]) / d.N
+        )
 
     def sse(a, b):
-        return K._sse(d.Pw, d.Ps1, d.Ps2, a, b)
+        return scalar_kernels._sse(d.Pw, d.Ps1, d.Ps2, a, b)
 
     assert cost(0, 2) + cost(1, 3) > cost(0, 3) + cost(1, 2) + 10.0
     assert sse(0, 2) + sse(1, 3) <= sse(0, 3) + sse(1, 2)
