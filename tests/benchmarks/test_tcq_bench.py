@@ -25,8 +25,22 @@ def bench():
 def test_main_on_tiny_inputs(bench, tmp_path):
     docs = tmp_path / "bench.md"
     docs.write_text("# Benchmarks\n\nhand-written text stays\n")
-    res = bench.main(["--quick", "--parts", "gaps,speed", "--n", "4096", "--speed-n", "8192",
-                      "--repeats", "1", "--no-json", "--markdown", str(docs)])
+    res = bench.main(
+        [
+            "--quick",
+            "--parts",
+            "gaps,speed",
+            "--n",
+            "4096",
+            "--speed-n",
+            "8192",
+            "--repeats",
+            "1",
+            "--no-json",
+            "--markdown",
+            str(docs),
+        ]
+    )
     methods = [m[0] for m in bench.METHODS]
     assert {"TCQ-8", "TCQ-256", "Z", "E8", "E8+dither", "ECSQ"} <= set(methods)
     for name in ("gaussian", "laplacian"):

@@ -20,8 +20,12 @@ def gaussian():
 def test_rd_sweep_with_tcq(gaussian, states, gap_max):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a missed rate target warns: fail on it
-        recs = theory.rd_sweep(gaussian, {f"tcq{states}": {"quantizer": "tcq", "states": states}},
-                               [2.0, 4.0], source=theory.GaussianSource(1.0))
+        recs = theory.rd_sweep(
+            gaussian,
+            {f"tcq{states}": {"quantizer": "tcq", "states": states}},
+            [2.0, 4.0],
+            source=theory.GaussianSource(1.0),
+        )
     assert [r["name"] for r in recs] == [f"tcq{states}"] * 2
     for r, target in zip(recs, (2.0, 4.0), strict=True):
         assert r["reference"] == "gaussian_rate_distortion"
@@ -33,9 +37,12 @@ def test_rd_sweep_with_tcq(gaussian, states, gap_max):
 
 
 def test_rd_sweep_tcq_beats_the_lattices(gaussian):
-    recs = theory.rd_sweep(gaussian, {"tcq": {"quantizer": "tcq", "states": 256},
-                                      "e8": {"lattice": "E8", "dither": False}},
-                           [3.0], source=theory.GaussianSource(1.0))
+    recs = theory.rd_sweep(
+        gaussian,
+        {"tcq": {"quantizer": "tcq", "states": 256}, "e8": {"lattice": "E8", "dither": False}},
+        [3.0],
+        source=theory.GaussianSource(1.0),
+    )
     tcq, e8 = recs
     assert tcq["gap_bits"] < e8["gap_bits"] - 0.03
 
@@ -53,7 +60,9 @@ def test_codec_weights_steer_the_error():
 def _tiny_net(torch):
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Conv2d(1, 4, 3),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
         torch.nn.Linear(4 * 6 * 6, 10),
     )
 
