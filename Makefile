@@ -70,10 +70,11 @@ $(PEERS_STAMP): $(PEERS)/bin/python pyproject.toml constraints.txt benchmarks/pe
 
 bench-peers: $(PEERS_STAMP)
 
-bench: $(VENV)/.bench $(PEERS_STAMP)
+bench: $(VENV)/.bench $(VENV)/.minilm-weights $(PEERS_STAMP)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/coders.py
 	$(PY) benchmarks/scalar.py
+	$(PY) benchmarks/tcq.py --markdown docs/benchmarks.md
 	$(PEERS_PY) benchmarks/vs_nncodec.py
 
 docs: $(VENV)/.minilm-weights

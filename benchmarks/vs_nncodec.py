@@ -114,8 +114,9 @@ RDCODEC_METHODS = (
     Method("Z", {"lattice": "Z", "dither": False}, "step"),
     Method("ECSQ", {"quantizer": "ecsq", "method": "clg", "max_levels": 4 * MAX_LEVELS}, "lam"),
     Method("k-means", {"quantizer": "kmeans", "method": "lloyd"}, "levels"),
-    Method("TCQ-8", {"quantizer": "tcq", "states": 8}, "step"),
-    Method("TCQ-256", {"quantizer": "tcq", "states": 256}, "step"),
+    # TCQ's MSE at high rate is G_tcq·(2·step)² (reproduction points step·j, unions 2·step apart)
+    Method("TCQ-8", {"quantizer": "tcq", "states": 8}, "step", 4.0 * 0.0648),
+    Method("TCQ-256", {"quantizer": "tcq", "states": 256}, "step", 4.0 * 0.0612),
 )
 
 #: Lossless baselines on the float32 bytes: (label, compress, decompress).

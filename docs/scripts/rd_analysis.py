@@ -3,6 +3,7 @@
 Run from the repository root (``make docs`` runs this, then ``rd_plots.py``)::
 
     .venv/bin/python docs/scripts/rd_analysis.py [--quick] [--sources gaussian,lenet5]
+        [--only TCQ --merge]   # re-measure some configurations, keep the others' rows
 
 Sources (one results file each, ``benchmarks/results/rd_<source>.json``):
 
@@ -23,7 +24,8 @@ Sources (one results file each, ``benchmarks/results/rd_<source>.json``):
   one torch thread); reference as for ``minilm``.
 
 Every quantizer (lattices Z, D4, E8 with and without subtractive dither; the
-scalar ``uniform``, ``ecsq`` and ``kmeans`` codebook quantizers) runs with every
+scalar ``uniform``, ``ecsq`` and ``kmeans`` codebook quantizers; the entropy-coded
+trellis-coded quantizer ``tcq`` with 8 and 256 states) runs with every
 coder of ``codec.coders.available_coders()`` through :func:`theory.rd_sweep`
 at ``rate=`` targets (bits per element of the real bytes, headers and tables
 included). ECSQ and k-means run with their iterative designs (``method="clg"``,
@@ -49,6 +51,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -89,21 +92,26 @@ QUANTIZERS = (
     ("k-means (Lloyd)", {"quantizer": "kmeans", "method": "lloyd"}, None, "scalar", None),
     ("ECSQ (DP)", {"quantizer": "ecsq"}, None, "exact", ("arithmetic",)),
     ("k-means (DP)", {"quantizer": "kmeans"}, None, "exact", ("arithmetic",)),
+    ("TCQ-8", {"quantizer": "tcq", "states": 8}, None, "tcq", None),
+    ("TCQ-256", {"quantizer": "tcq", "states": 256}, None, "tcq", None),
 )
 
 #: Target rates (bits/element) of each grid. The lattices and the uniform quantizer are
-#: cheap (< 1 s a point at 2**18); the iterative scalar designs about 1 s; ECSQ stops at
+#: cheap (< 1 s a point at 2**18); the iterative scalar designs and TCQ-8 about 1 s, TCQ-256
+#: a few seconds (its Viterbi search is ~30 times slower than 8 states'); ECSQ stops at
 #: 6 because its codec caps the codebook at 256 levels (7 bits is out of reach on the
 #: heavy-tailed MiniLM weights); the exact designs run at the table rates only.
 FULL_RATES = {
     "lattice": tuple(np.arange(1, 15) / 2.0),  # 0.5 .. 7
     "scalar": (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0),
     "exact": (2.0, 4.0, 6.0),
+    "tcq": (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0),
 }
 QUICK_RATES = {
     "lattice": (1.0, 2.0, 4.0, 6.0),
     "scalar": (2.0, 4.0),
     "exact": (2.0,),
+    "tcq": (2.0, 4.0),
 }
 
 FULL_SIZES = {"gaussian": 1 << 18, "laplacian": 1 << 18, "minilm": 1 << 18}
@@ -326,7 +334,8 @@ def run_source(name: str, args) -> Path:
     description = (
         f"rdcodec {codec.__version__} rate-distortion sweep on {desc}. Every quantizer "
         f"(Z/D4/E8 lattices with and without subtractive dither, seed {args.seed}; scalar "
-        "uniform, ecsq (method clg), kmeans (method lloyd)) x every coder "
+        "uniform, ecsq (method clg), kmeans (method lloyd); entropy-coded tcq with 8 and "
+        "256 states) x every coder "
         f"({', '.join(coders)}) at rate= targets, plus ecsq and kmeans with the exact "
         "dp designs and the arithmetic coder at 2, 4, 6 bit/element; "
         "bits_per_element counts every byte of the stream. gap_bits is measured against "
@@ -338,9 +347,30 @@ def run_source(name: str, args) -> Path:
         QUICK_RESULTS_DIR if args.quick else RESULTS_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"rd_{name}.json"
+    if args.merge and path.exists():
+        rows, description = merge_rows(path, rows, description)
     theory.records_to_json(rows, f"rd_{name}", description, path=path)
     print(f"[{name}] wrote {path} ({len(rows)} rows) in {wall:.0f} s", flush=True)
     return path
+
+
+def merge_rows(path: Path, rows: list[dict], description: str) -> tuple[list[dict], str]:
+    """The rows of ``path`` with this run's configurations replaced by ``rows``.
+
+    Theory rows and configurations this run did not measure are kept; the
+    description is the old one (whose wall time covers the old rows) with a note
+    of what was re-measured, and when.
+    """
+    old = theory.read_rd_json(path)
+    fresh = {r["name"] for r in rows if r["kind"] != "theory"}
+    kept = [r for r in old["records"] if r["kind"] != "theory" and r["name"] not in fresh]
+    theory_rows_ = [r for r in rows if r["kind"] == "theory"]
+    measured = [r for r in rows if r["kind"] != "theory"]
+    wall = re.search(r"Wall time (\d+) s\.", description)
+    note = (f" Merged: {', '.join(sorted(fresh))} re-measured on {time.strftime('%Y-%m-%d')}"
+            f" (--merge; {wall.group(1) if wall else '?'} s).")
+    old_desc = re.sub(r" Merged: .*$", "", old["description"])
+    return theory_rows_ + kept + measured, old_desc + note
 
 
 def main(argv=None) -> int:
@@ -358,6 +388,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default=None,
                         help="run only the configurations whose name contains this text")
     parser.add_argument("--seed", type=int, default=0, help="data, dither and training seed")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the configurations of the existing rd_<source>.json that this "
+                             "run does not measure (with --only: re-measure a few rows)")
     args = parser.parse_args(argv)
     names = [s.strip() for s in args.sources.split(",") if s.strip()]
     bad = [s for s in names if s not in SOURCES]

@@ -36,6 +36,7 @@ differential entropy for the network weights.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
@@ -52,7 +53,7 @@ import theory  # noqa: E402
 SOURCES = ("gaussian", "laplacian", "minilm", "lenet5")
 QUANTIZERS = (
     "Z+dither", "D4+dither", "E8+dither", "Z", "D4", "E8", "uniform",
-    "ECSQ (CLG)", "k-means (Lloyd)", "ECSQ (DP)", "k-means (DP)",
+    "ECSQ (CLG)", "k-means (Lloyd)", "ECSQ (DP)", "k-means (DP)", "TCQ-8", "TCQ-256",
 )
 STYLE = {
     "Z+dither": ("tab:blue", "-", "o"),
@@ -66,7 +67,16 @@ STYLE = {
     "k-means (Lloyd)": ("tab:brown", "-.", "x"),
     "ECSQ (DP)": ("black", "none", "*"),
     "k-means (DP)": ("tab:brown", "none", "P"),
+    "TCQ-8": ("tab:cyan", "-", "h"),
+    "TCQ-256": ("tab:pink", "-", "p"),
 }
+#: Trellis state counts of the TCQ rows, with the high-rate G = MSE / (2·step)² of the codec.
+TCQ_STATES = {"TCQ-8": 8, "TCQ-256": 256}
+#: Rates of the TCQ table (issue 11's targets: every rate from 1 to 6 bit/element).
+TCQ_RATES = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+#: NNCodec's dependent quantization measured on 2**20 Gaussian samples, (bits, gap), used
+#: only when benchmarks/results/nncodec_gaussian.json is absent.
+NNCODEC_FALLBACK = {"gaussian": ((2.1, 0.230), (3.3, 0.169), (4.8, 0.145), (6.3, 0.206))}
 TABLE_RATES = (2.0, 4.0, 6.0)
 LATTICE_PAIRS = (("D4", "Z"), ("E8", "Z"))
 #: Rates at which the granular gains are read off (the high-rate end of the lattice grid).
@@ -190,7 +200,41 @@ def load_all(results_dir: Path) -> dict[str, SourceResults]:
         path = results_dir / f"rd_{name}.json"
         if path.exists():
             out[name] = SourceResults(path)
+            out[name].nncodec = nncodec_points(results_dir, name)
     return out
+
+
+def nncodec_points(results_dir: Path, name: str) -> dict[str, np.ndarray]:
+    """NNCodec's measured (bits, gap) points of ``benchmarks/vs_nncodec.py`` for a source
+    (2**20 samples there; the gap to R(D) or to the SLB at the measured MSE), by method;
+    the issue's four Gaussian points when that file is absent."""
+    path = results_dir / f"nncodec_{name}.json"
+    out = {}
+    if path.exists():
+        pts = json.loads(path.read_text())["results"]["points"]
+        for label in ("NNCodec+DQ", "NNCodec"):
+            idx = [i for i, m in enumerate(pts["method"])
+                   if m == label and pts["status"][i] == "ok" and pts["gap_bits"][i] is not None]
+            if idx:
+                out[label] = np.array(sorted((pts["bits_per_weight"][i], pts["gap_bits"][i])
+                                             for i in idx))
+    elif name in NNCODEC_FALLBACK:
+        out["NNCodec+DQ"] = np.array(NNCODEC_FALLBACK[name])
+    return out
+
+
+def tcq_high_rate_gap(label: str) -> float:
+    """0.5·log2(2πe·G) with the codec's G = MSE / (2·step)² of plain TCQ at high rate."""
+    from codec.quantizers.tcq import GRANULAR_G
+
+    return 0.5 * math.log2(2.0 * math.pi * math.e * GRANULAR_G[TCQ_STATES[label]])
+
+
+def _interp_gap(points: np.ndarray, rate: float) -> float:
+    """A (bits, gap) polyline read at ``rate`` (linear), NaN outside its range."""
+    if points.shape[0] < 2 or not points[0, 0] <= rate <= points[-1, 0]:
+        return math.nan
+    return float(np.interp(rate, points[:, 0], points[:, 1]))
 
 
 # ---------------------------------------------------------------------------
@@ -274,7 +318,9 @@ def plot_gaps(res: SourceResults, path: Path) -> None:
         for val, txt, x in ((z.ecdq_high_rate_redundancy, "Z/ECSQ high rate", 0.1),
                             (d4.ecdq_high_rate_redundancy, "D4 high rate", 2.6),
                             (e8.ecdq_high_rate_redundancy, "E8 high rate", 5.1),
-                            (z.ecdq_redundancy_bound, "Z ECDQ bound, any rate", 0.1)):
+                            (z.ecdq_redundancy_bound, "Z ECDQ bound, any rate", 0.1),
+                            *((tcq_high_rate_gap(q), f"{q} high rate", 0.1 + 2.5 * k)
+                              for k, q in enumerate(TCQ_STATES) if q in res.quantizers)):
             ax.axhline(val, color="grey", lw=0.8, ls=":")
             ax.text(x, val + 0.005, f"{val:.3f} ({txt})", fontsize=6.5, color="grey",
                     va="bottom")
@@ -295,6 +341,61 @@ def plot_gaps(res: SourceResults, path: Path) -> None:
     fig.tight_layout(rect=(0.0, 0.06, 1.0, 1.0))
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_gap_overview(all_res: dict[str, SourceResults], path: Path,
+                      coder: str = "arithmetic") -> bool:
+    """Gap versus rate of every quantizer (one coder) on the Gaussian and the Laplacian,
+    with NNCodec's measured points; False when neither source has results."""
+    names = [n for n in ("gaussian", "laplacian") if n in all_res]
+    if not names:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = 0.6
+    fig, axes = plt.subplots(1, len(names), figsize=(6.2 * len(names), 4.8), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=True):
+        res = all_res[name]
+        for q in res.quantizers:
+            bits, mse = res.curve(q, coder)
+            if bits.size == 0:
+                continue
+            color, ls, marker = STYLE[q]
+            tcq = q in TCQ_STATES
+            ax.plot(bits, np.minimum(bits - res.reference(mse), top), color=color, ls=ls,
+                    marker=marker, ms=5 if tcq else 3.5, lw=2.0 if tcq else 1.0, label=q,
+                    zorder=3 if tcq else 2)
+        for label, pts in res.nncodec.items():
+            dq = label == "NNCodec+DQ"
+            ax.plot(pts[:, 0], np.minimum(pts[:, 1], top), color="black", ls="-" if dq else "--",
+                    marker="s", ms=6, mfc="black" if dq else "none", lw=1.5,
+                    label=f"{label} (2^20 samples, vs_nncodec.py)", zorder=4)
+        for q in TCQ_STATES:
+            if q in res.quantizers:
+                v = tcq_high_rate_gap(q)
+                ax.axhline(v, color=STYLE[q][0], lw=0.8, ls=":")
+                ax.text(7.4, v + 0.004, f"{q} high rate {v:.3f}", ha="right", fontsize=7,
+                        color=STYLE[q][0])
+        ref = "R(D)" if "R(D)" in res.ref_label else "SLB"
+        if name == "laplacian":
+            ref = "R(D) (Blahut–Arimoto; SLB above 2 bit)"
+        ax.set_title(f"{title(name, res.n)} — coder {coder}", fontsize=9)
+        ax.set_xlabel("rate (bits/element, all stream bytes)")
+        ax.set_ylabel(f"gap to {ref} (bit)")
+        ax.set_xlim(0.0, 7.5)
+        ax.set_ylim(0.0, top)
+        ax.grid(alpha=0.3)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7.5, ncol=5, loc="lower center")
+    fig.suptitle(f"Gap to the rate–distortion limit of every quantizer; gaps above {top} "
+                 "drawn on the top edge", fontsize=10)
+    fig.tight_layout(rect=(0.0, 0.13, 1.0, 1.0))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -363,7 +464,8 @@ def bd_table(all_res: dict[str, SourceResults], min_bits: float = 1.5) -> str:
     pairs = (
         ("D4+dither", "Z+dither"), ("E8+dither", "Z+dither"),
         ("D4", "Z"), ("E8", "Z"), ("ECSQ (CLG)", "uniform"), ("ECSQ (DP)", "uniform"),
-        ("k-means (Lloyd)", "uniform"),
+        ("k-means (Lloyd)", "uniform"), ("TCQ-8", "uniform"), ("TCQ-256", "uniform"),
+        ("TCQ-8", "E8"), ("TCQ-256", "E8"),
     )
     any_res = next(iter(all_res.values()))
     coders = any_res.coders
@@ -528,7 +630,11 @@ def summary(all_res: dict[str, SourceResults], coder: str = "arithmetic") -> str
             f"{e8.ecdq_high_rate_redundancy:.3f}), ECSQ (DP) "
             f"{_f(res.gap_at('ECSQ (DP)', coder, 6.0))}, k-means (DP) "
             f"{_f(res.gap_at('k-means (DP)', coder, 6.0))}, uniform "
-            f"{_f(res.gap_at('uniform', coder, 6.0))}. At 2 bit the dither costs "
+            f"{_f(res.gap_at('uniform', coder, 6.0))}. TCQ-8 at 2/4/6 bit: "
+            + "/".join(_f(res.gap_at("TCQ-8", coder, r)) for r in TABLE_RATES)
+            + ", TCQ-256: " + "/".join(_f(res.gap_at("TCQ-256", coder, r)) for r in TABLE_RATES)
+            + f" (high-rate theory {tcq_high_rate_gap('TCQ-8'):.3f} and "
+            f"{tcq_high_rate_gap('TCQ-256'):.3f}). At 2 bit the dither costs "
             f"{_f(dither_cost, signed=True)} bit (Z) and {_f(e8_cost, signed=True)} bit (E8) "
             "over plain rounding with the same lattice."
         )
@@ -553,9 +659,37 @@ def summary(all_res: dict[str, SourceResults], coder: str = "arithmetic") -> str
     return "\n".join(lines)
 
 
+def tcq_table(all_res: dict[str, SourceResults], coder: str = "arithmetic") -> str:
+    """Gaps of TCQ-8/-256 at 1–6 bit/element beside E8, ECSQ and NNCodec's measured gaps."""
+    rows = ("TCQ-8", "TCQ-256", "E8", "E8+dither", "ECSQ (CLG)")
+    lines = ["| source | quantizer | " + " | ".join(f"{r:g} bit" for r in TCQ_RATES)
+             + " | high-rate theory |", "|---|---|" + "---:|" * (len(TCQ_RATES) + 1)]
+    for name, res in all_res.items():
+        for q in rows:
+            if q not in res.quantizers:
+                continue
+            cells = [_f(res.gap_at(q, coder, r)) for r in TCQ_RATES]
+            if q in TCQ_STATES:
+                th = f"{tcq_high_rate_gap(q):.3f}"
+            else:
+                lat = "E8" if q.startswith("E8") else "Z"
+                th = f"{theory.lattice_constants(lat).ecdq_high_rate_redundancy:.3f}"
+            lines.append(f"| {name} | {q} | " + " | ".join(cells) + f" | {th} |")
+        for label, pts in res.nncodec.items():
+            cells = [_f(_interp_gap(pts, r)) for r in TCQ_RATES]
+            lines.append(f"| {name} | {label} (2^20 samples) | " + " | ".join(cells) + " | — |")
+    lines += ["", f"Coder {coder}; rdcodec rows as in the gap tables below (2^18 samples, "
+              "log-MSE interpolated at each rate); NNCodec rows are its gaps measured by "
+              "`benchmarks/vs_nncodec.py` on 2^20 samples of the same distribution, linear in "
+              "rate between its points (— outside them; its Laplacian gaps are to the SLB). "
+              "High-rate theory: 0.5·log2(2πeG), G of TCQ = MSE/(2·step)² at high rate."]
+    return "\n".join(lines)
+
+
 def all_tables(all_res: dict[str, SourceResults]) -> dict[str, str]:
     tables = {"summary": summary(all_res), "reference": reference_table(all_res)}
     tables.update({f"gaps-{name}": gap_table(res) for name, res in all_res.items()})
+    tables["tcq"] = tcq_table(all_res)
     tables["gains"] = gains_table(all_res)
     tables["bdrate"] = bd_table(all_res)
     tables["ecdq"] = ecdq_table(all_res)
@@ -595,6 +729,8 @@ def main(argv=None) -> int:
         parser.error(f"no rd_<source>.json in {args.results_dir}; run rd_analysis.py first")
     figs = Path(args.figures_dir)
     figs.mkdir(parents=True, exist_ok=True)
+    if plot_gap_overview(all_res, figs / "rd_gap_overview.png"):
+        print(f"wrote {figs / 'rd_gap_overview.png'}")
     for name, res in all_res.items():
         plot_rd(res, figs / f"rd_{name}.png")
         plot_gaps(res, figs / f"rd_{name}_gap.png")
