@@ -14,7 +14,7 @@ Sources, one results file each (``benchmarks/results/nncodec_<source>.json``):
   sentences from outside this repository (Python's standard-library module
   docstrings and the Zen of Python) when ``sentence-transformers`` imports.
 * ``lenet5`` — the conv/linear weights of the demo's LeNet-5
-  (``bindings.demo``: digits, seed 0, 30 epochs, lr 3e-3), trained once and
+  (``examples.demo``: digits, seed 0, 30 epochs, lr 3e-3), trained once and
   cached in ``out/lenet5_weights.npz``.
 * ``gaussian`` / ``laplacian`` — 2**20 i.i.d. unit-variance samples (float32);
   the gap to R(D) (Gaussian) or to the Shannon lower bound (Laplacian).
@@ -276,7 +276,7 @@ def load_lenet5(cache: Path = LENET_CACHE) -> Source:
     else:
         import torch
 
-        from bindings.demo import accuracy, lenet5, load_data, train
+        from examples.demo import accuracy, lenet5, load_data, train
 
         torch.manual_seed(0)
         torch.set_num_threads(1)
@@ -288,7 +288,7 @@ def load_lenet5(cache: Path = LENET_CACHE) -> Source:
                    for k, v in model.state_dict().items() if v.dim() >= 2}
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, _accuracy=np.float64(acc), **tensors)
-    desc = (f"LeNet-5 of bindings.demo trained on scikit-learn digits (seed 0, 30 epochs, "
+    desc = (f"LeNet-5 of examples.demo trained on scikit-learn digits (seed 0, 30 epochs, "
             f"lr 3e-3, test accuracy {acc:.2f}%): its {len(tensors)} conv/linear weight "
             f"tensors ({sum(t.size for t in tensors.values())} weights, biases left out), "
             f"each coded on its own; cached in {_shown_path(cache)}")

@@ -89,14 +89,20 @@ def test_torch_binding_round_trip(states):
 
 
 def test_torch_binding_hessian_weights():
-    """hessian= for tcq: the designer accepts weights; the binding must pass them on."""
+    """hessian= for tcq: the binding passes the weights on to the Viterbi distortion."""
     torch = pytest.importorskip("torch")
     from bindings import pytorch as bp
 
     net = _tiny_net(torch)
     hess = {n: torch.ones_like(p) for n, p in net.state_dict().items() if n.endswith("weight")}
     hess["3.weight"][:5] = 100.0  # the first five output rows matter most
-    cm = bp.compress_model(net, quantizer="tcq", states=8, step=0.02, hessian=hess)
     w = net.state_dict()["3.weight"]
-    err = (cm.state_dict()["3.weight"] - w) ** 2
-    assert float(err[:5].mean()) < 0.8 * float(err[5:].mean())
+
+    def heavy_error(**kw):
+        cm = bp.compress_model(net, quantizer="tcq", states=8, step=0.05, **kw)
+        return float(((cm.state_dict()["3.weight"] - w)[:5] ** 2).mean())
+
+    # The weights steer the path choice only (each element keeps its subset's nearest
+    # points), so the heavy rows gain most at a coarse step: 0.73-0.80x of the error
+    # without weights over three seeds (0.93-0.97x at steps 0.005-0.02).
+    assert heavy_error(hessian=hess) < 0.9 * heavy_error()
