@@ -147,3 +147,22 @@ def test_corrupt_payload_with_fixed_checksum_still_raises(blob):
         except CodecError:
             raised += 1
     assert raised > 0
+
+
+def test_tiny_stream_announcing_a_huge_array_is_refused_before_allocation():
+    """A constant chunk codes any number of elements in a few bytes: max_elements is
+    checked from the header, before any symbol or output array exists."""
+    from codec import container
+    from codec.quantizers.lattice import LatticeQuantizer, get_lattice
+
+    n = 2**40
+    layout = container.Layout((n,), "float32", 2**40, 1)
+    q = LatticeQuantizer(get_lattice("Z"), 1.0, dither=False)
+    payload = container.pack_streams([(n, bytes([0, 0]))])  # one constant stream of zeros
+    blob = container.pack(layout, q, [(1, payload)])
+    assert len(blob) < 100
+    with pytest.raises(ValueError, match="max_elements"):
+        codec.decode(blob)
+    with pytest.raises(ValueError, match="max_elements"):
+        codec.decode(blob, max_elements=10**6)
+    assert codec.inspect(blob).n_elements == n  # the header alone is fine to read
