@@ -60,6 +60,7 @@ def rd(args) -> int:
     # theory is an application-level dependency of this one command (same distribution):
     # the codec library itself never imports it (docs/architecture.md).
     import theory
+
     rates = _floats(args.rates, "--rates")
     configs = {n: config_from_name(n) for n in args.configs.split(",") if n}
     src = _open(args.input)
