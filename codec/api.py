@@ -17,13 +17,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import container
+from .chunked import decode_chunks, encode_chunks
 from .options import DEFAULT_CHUNK_ELEMENTS, EncodeOptions, as_float_array
 from .quantized import (
     QuantizedArray,
     chunk_coder_name,
     chunk_coder_names,
     pad_to_blocks,
-    read_quantized,
+    parse_checked,
 )
 from .quantizers.base import Search
 from .rate_control import sample_positions, solve_distortion, solve_rate
@@ -149,7 +150,19 @@ def encode(
     options = dict(locals())
     options.update(options.pop("quantizer_options"))
     del options["x"]
-    return quantize(x, **options).to_bytes()
+    call = _Call.prepare(x, options)
+    picked = call.pick()
+    if isinstance(picked, QuantizedArray):  # a search that coded the whole array already
+        return picked.to_bytes()
+    return encode_chunks(
+        picked,
+        call.flat,
+        call.arr.shape,
+        call.arr.dtype.name,
+        call.chunk,
+        call.opts.coder,
+        call.opts.weights,
+    )
 
 
 def quantize(x, **options) -> QuantizedArray:
@@ -158,7 +171,8 @@ def quantize(x, **options) -> QuantizedArray:
     Takes exactly the keyword options of :func:`encode`; returns a
     :class:`~codec.quantized.QuantizedArray` whose ``to_bytes()`` gives the
     bytes :func:`encode` would return (coded already, and kept, when a
-    ``rate=`` target had to measure them).
+    ``rate=`` target had to measure them). Unlike :func:`encode`, which works
+    chunk by chunk, it holds every index in memory.
 
     Examples
     --------
@@ -168,36 +182,71 @@ def quantize(x, **options) -> QuantizedArray:
     >>> q.to_bytes() == codec.encode(x, lattice="E8", step=0.1, seed=2)
     True
     """
-    arr = as_float_array(x)
-    opts = EncodeOptions.parse(arr.shape, options)
-    flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
-    designer = opts.make_designer(flat, arr.dtype.name)
-    padded = pad_to_blocks(flat, designer.block_size)
-    weights = None if opts.weights is None else pad_to_blocks(opts.weights, designer.block_size)
-    chunk = opts.chunk_elements(designer.block_size)
+    call = _Call.prepare(x, options)
+    picked = call.pick()
+    return picked if isinstance(picked, QuantizedArray) else call.quantized(picked)
 
-    def quantized(q) -> QuantizedArray:
+
+@dataclass
+class _Call:
+    """One encode/quantize call: the validated input and options, and its designer."""
+
+    arr: np.ndarray
+    opts: EncodeOptions
+    flat: np.ndarray  # the input flattened, in its own dtype (a view when contiguous)
+    designer: object
+    chunk: int
+
+    @classmethod
+    def prepare(cls, x, options: dict) -> _Call:
+        arr = as_float_array(x)
+        opts = EncodeOptions.parse(arr.shape, options)
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        designer = opts.make_designer(flat, arr.dtype.name)
+        return cls(arr, opts, flat, designer, opts.chunk_elements(designer.block_size))
+
+    def quantized(self, q) -> QuantizedArray:
+        """The whole array quantized by ``q``, in memory."""
+        block = self.designer.block_size
+        padded = pad_to_blocks(self.flat.astype(np.float64), block)
+        w = self.opts.weights
+        weights = None if w is None else pad_to_blocks(w, block)
         return QuantizedArray.from_values(
-            q, padded, arr.shape, arr.dtype.name, flat.size, chunk, opts.coder, weights
+            q,
+            padded,
+            self.arr.shape,
+            self.arr.dtype.name,
+            self.flat.size,
+            self.chunk,
+            self.opts.coder,
+            weights,
         )
 
-    if opts.target is None:
-        return quantized(designer.quantizer())
-    name, value = opts.target
-    if name == "rate":
-        return _solve_rate(opts, designer, arr, flat, chunk, value, quantized)
-    if name == "distortion":
-        found = designer.for_distortion(value)
-        if isinstance(found, Search):
-            found = solve_distortion(
-                found, value, lambda q: float(np.mean((quantized(q).reconstruction() - flat) ** 2))
+    def pick(self):
+        """The quantizer for the call's target (or a QuantizedArray already coded)."""
+        designer, opts = self.designer, self.opts
+        if opts.target is None:
+            return designer.quantizer()
+        name, value = opts.target
+        if name == "rate":
+            return _solve_rate(
+                opts, designer, self.arr, self.flat, self.chunk, value, self.quantized
             )
-        return quantized(found)
-    return quantized(designer.quantizer(**{name: value}))
+        if name == "distortion":
+            found = designer.for_distortion(value)
+            if isinstance(found, Search):
+                x = self.flat.astype(np.float64)
+                found = solve_distortion(
+                    found,
+                    value,
+                    lambda q: float(np.mean((self.quantized(q).reconstruction() - x) ** 2)),
+                )
+            return found
+        return designer.quantizer(**{name: value})
 
 
-def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized) -> QuantizedArray:
-    """The quantized array whose bytes are ``rate`` bits per element.
+def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized):
+    """The quantizer (or the coded QuantizedArray) whose bytes are ``rate`` bits/element.
 
     Arrays of more than two chunks search on a one-chunk sample (evenly spaced
     runs of whole blocks, coded as one chunk like the array's own; its header
@@ -216,7 +265,7 @@ def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized) -> QuantizedA
         return solve_rate(designer.rate_search(rate), rate, code)
     positions = sample_positions(flat.size, chunk, designer.block_size)
     weights = None if opts.weights is None else opts.weights[positions]
-    sample = flat[positions]
+    sample = flat[positions].astype(np.float64)
     on_sample = opts.make_designer(sample, arr.dtype.name, weights=weights)
 
     def code_sample(q):
@@ -229,7 +278,7 @@ def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized) -> QuantizedA
         payload = sum(entry.length for entry in container.parse(blob).chunks)
         return 8.0 * (payload / sample.size + (len(blob) - payload) / n), q
 
-    return quantized(solve_rate(on_sample.rate_search(rate), rate, code_sample))
+    return solve_rate(on_sample.rate_search(rate), rate, code_sample)
 
 
 # ---------------------------------------------------------------------------
@@ -271,7 +320,7 @@ def decode(blob, *, max_elements: int | None = DEFAULT_MAX_ELEMENTS) -> np.ndarr
     >>> codec.decode(blob).round(1).tolist()
     [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     """
-    return read_quantized(blob, max_elements=max_elements).reconstruct()
+    return decode_chunks(blob, parse_checked(blob, max_elements=max_elements))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import numpy as np
 
 from . import container
 from .coders import available_coders, coder_by_id, get_coder
-from .errors import CorruptStreamError, UnsupportedFormatError
 from .quantizers.base import Quantizer
 
 FLOAT_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
@@ -168,7 +167,7 @@ class QuantizedArray:
         if names not in self._coded:
             qz = self.quantizer
             symbols, offsets = qz.to_streams(self.points, self.chunk_elements)
-            chunks = _code_streams(symbols, offsets, qz.streams_per_chunk, names)
+            chunks = code_streams(symbols, offsets, qz.streams_per_chunk, names)
             layout = container.Layout(self.shape, self.dtype, self.chunk_elements, len(chunks))
             self._coded[names] = container.pack(layout, qz, chunks)
         return self._coded[names]
@@ -180,7 +179,7 @@ class QuantizedArray:
         )
 
 
-def _code_streams(symbols, offsets, per_chunk, coder_names):
+def code_streams(symbols, offsets, per_chunk, coder_names):
     """Code every stream with each candidate coder; keep the smallest payload per chunk."""
     n_chunks = (offsets.size - 1) // per_chunk
     best: list = [None] * n_chunks
@@ -200,8 +199,31 @@ def _code_streams(symbols, offsets, per_chunk, coder_names):
     return best
 
 
+def parse_checked(blob, *, max_elements: int | None) -> container.ParsedStream:
+    """Parse a stream, refuse more than ``max_elements`` elements (before anything is
+    allocated), then check every chunk's CRC.
+
+    Raises
+    ------
+    codec.errors.CodecError
+        For anything inconsistent in the framing, header or chunk table.
+    ValueError
+        If the stream holds more than ``max_elements`` elements.
+    """
+    parsed = container.parse(blob)
+    n = parsed.layout.n_elements
+    if max_elements is not None and n > max_elements:
+        raise ValueError(
+            f"stream holds {n} elements, more than max_elements={max_elements}; "
+            "pass a larger max_elements (or None) if you trust it"
+        )
+    container.verify_payloads(blob, parsed)
+    return parsed
+
+
 def read_quantized(blob, *, max_elements: int | None) -> QuantizedArray:
-    """Parse and entropy-decode a stream back to a :class:`QuantizedArray`.
+    """Parse and entropy-decode a stream back to a :class:`QuantizedArray` (all indices
+    in memory; :func:`codec.decode` goes chunk by chunk instead).
 
     Raises
     ------
@@ -210,48 +232,20 @@ def read_quantized(blob, *, max_elements: int | None) -> QuantizedArray:
     ValueError
         If the stream holds more than ``max_elements`` elements.
     """
-    parsed = container.parse(blob)
-    layout, qz = parsed.layout, parsed.quantizer
-    n, ce = layout.n_elements, layout.chunk_elements
-    if max_elements is not None and n > max_elements:
-        raise ValueError(
-            f"stream holds {n} elements, more than max_elements={max_elements}; "
-            "pass a larger max_elements (or None) if you trust it"
-        )
-    container.verify_payloads(blob, parsed)
-    n_pad = -(-n // qz.block_size) * qz.block_size
-    buf = np.frombuffer(blob, np.uint8)
-    per = qz.streams_per_chunk
-    counts = np.empty(len(parsed.chunks) * per, np.int64)
-    starts = np.empty_like(counts)
-    lengths = np.empty_like(counts)
-    for c, entry in enumerate(parsed.chunks):
-        cnt, st, ln = container.unpack_streams(buf, entry.offset, entry.offset + entry.length)
-        if not qz.stream_counts_ok(cnt, min(ce, n_pad - c * ce)):
-            raise CorruptStreamError(f"chunk {c}: stream sizes do not match the chunk")
-        counts[c * per : (c + 1) * per] = cnt
-        starts[c * per : (c + 1) * per] = st
-        lengths[c * per : (c + 1) * per] = ln
-    offsets = np.zeros(counts.size + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    symbols = np.empty(int(offsets[-1]), np.int64)
-    ids = np.array([e.coder_id for e in parsed.chunks], np.int64)
-    for coder_id in np.unique(ids):
-        coder = coder_by_id(int(coder_id))
-        if coder is None:
-            raise UnsupportedFormatError(f"unknown coder id {coder_id} in the chunk table")
-        chunk_ids = np.flatnonzero(ids == coder_id)
-        streams = (chunk_ids[:, None] * per + np.arange(per)).reshape(-1)
-        decoded = coder.decode_batch(buf, starts[streams], lengths[streams], counts[streams])
-        if chunk_ids.size == ids.size:
-            symbols = decoded
-        else:
-            pos = 0
-            for s in streams:
-                symbols[offsets[s] : offsets[s + 1]] = decoded[pos : pos + counts[s]]
-                pos += counts[s]
-    points = qz.from_streams(symbols, offsets, ce, n_pad)
-    return QuantizedArray(qz, points, layout.shape, layout.dtype, n, ce, chunk_coder_name(parsed))
+    from .chunked import decode_points  # the one copy of the chunk decoding
+
+    parsed = parse_checked(blob, max_elements=max_elements)
+    layout = parsed.layout
+    points = decode_points(blob, parsed, 0, len(parsed.chunks))
+    return QuantizedArray(
+        parsed.quantizer,
+        points,
+        layout.shape,
+        layout.dtype,
+        layout.n_elements,
+        layout.chunk_elements,
+        chunk_coder_name(parsed),
+    )
 
 
 def chunk_coder_name(parsed: container.ParsedStream) -> str:

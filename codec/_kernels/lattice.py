@@ -191,12 +191,14 @@ def reduce_to_voronoi(lattice, v, a, b, sh, p2):
 
 
 @njit(cache=True, parallel=True)
-def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, points):
+def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, first, points):
     """Quantize ``x`` (float64, length a multiple of ``n``) to lattice points.
 
     ``t = x/step + v`` (``v`` the block's dither, or 0) and ``points`` gets the
-    nearest point of ``t`` (E8: doubled coordinates). Parallel over fixed
-    groups of blocks; each block depends only on its own inputs.
+    nearest point of ``t`` (E8: doubled coordinates). ``x[0]`` is element
+    ``first`` of the padded array (a multiple of ``n``): the dither of element
+    ``i`` is drawn at index ``first + i``. Parallel over fixed groups of
+    blocks; each block depends only on its own inputs.
     """
     nblocks = x.size // n
     ntasks = (nblocks + BLOCKS_PER_TASK - 1) // BLOCKS_PER_TASK
@@ -213,16 +215,16 @@ def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, points):
         if lattice == LATTICE_Z:
             # Fast path, same arithmetic: v = (w - 1/2)·1 per element.
             for i in range(b0 * n, b1 * n):
-                vi = uniform01(key, i) - 0.5 if use_dither else 0.0
+                vi = uniform01(key, first + i) - 0.5 if use_dither else 0.0
                 points[i] = np.int64(_round(x[i] * inv_step + vi))
             continue
         for blk in range(b0, b1):
             base = blk * n
             if use_dither:
                 if lattice == LATTICE_E8:
-                    _dither_e8(key, base, w, v)
+                    _dither_e8(key, first + base, w, v)
                 else:
-                    _dither_block(key, base, basis, w, v)
+                    _dither_block(key, first + base, basis, w, v)
                 reduce_to_voronoi(lattice, v, a, b, sh, p2)
             for j in range(n):
                 t[j] = x[base + j] * inv_step + v[j]
@@ -237,8 +239,9 @@ def quantize_blocks(x, inv_step, lattice, n, basis, key, use_dither, points):
 
 
 @njit(cache=True, parallel=True)
-def dequantize_blocks(points, step, lattice, n, basis, key, use_dither, out):
-    """Reconstruct ``out = step * (p - v)`` (E8: ``p = points / 2``)."""
+def dequantize_blocks(points, step, lattice, n, basis, key, use_dither, first, out):
+    """Reconstruct ``out = step * (p - v)`` (E8: ``p = points / 2``); ``points[0]`` is
+    element ``first`` of the padded array (as in :func:`quantize_blocks`)."""
     nblocks = points.size // n
     ntasks = (nblocks + BLOCKS_PER_TASK - 1) // BLOCKS_PER_TASK
     scale = 0.5 if lattice == LATTICE_E8 else 1.0
@@ -253,16 +256,16 @@ def dequantize_blocks(points, step, lattice, n, basis, key, use_dither, out):
         b1 = min(nblocks, b0 + BLOCKS_PER_TASK)
         if lattice == LATTICE_Z:
             for i in range(b0 * n, b1 * n):
-                vi = uniform01(key, i) - 0.5 if use_dither else 0.0
+                vi = uniform01(key, first + i) - 0.5 if use_dither else 0.0
                 out[i] = step * (np.float64(points[i]) - vi)
             continue
         for blk in range(b0, b1):
             base = blk * n
             if use_dither:
                 if lattice == LATTICE_E8:
-                    _dither_e8(key, base, w, v)
+                    _dither_e8(key, first + base, w, v)
                 else:
-                    _dither_block(key, base, basis, w, v)
+                    _dither_block(key, first + base, basis, w, v)
                 reduce_to_voronoi(lattice, v, a, b, sh, p2)
             for j in range(n):
                 out[base + j] = step * (np.float64(points[base + j]) * scale - v[j])

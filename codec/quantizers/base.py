@@ -66,20 +66,23 @@ class Quantizer(ABC):
 
     # -- quantization ---------------------------------------------------------------
     @abstractmethod
-    def quantize(self, x: np.ndarray, chunk_elements: int, weights=None) -> np.ndarray:
-        """int64 indices of the padded flat float64 array ``x`` (chunk by chunk).
+    def quantize(self, x: np.ndarray, chunk_elements: int, weights=None, first=0) -> np.ndarray:
+        """int64 indices of the flat float64 array ``x`` (chunk by chunk).
 
-        ``x`` is always the whole padded array (an element's dither may depend
-        on its position). ``weights`` (same length, or None) are per-element
-        importances for quantizers whose encoder weighs the distortion (a
-        quantizer is data-independent: weights come with the data, like ``x``).
+        ``x`` is whole chunks of the padded array (the last may be short),
+        starting at its element ``first``, a multiple of ``chunk_elements`` (an
+        element's dither may depend on its position). ``weights`` (same length,
+        or None) are per-element importances for quantizers whose encoder weighs
+        the distortion (a quantizer is data-independent: weights come with the
+        data, like ``x``).
         Raises ValueError if the values cannot be represented (e.g. |x| / step
         too large).
         """
 
     @abstractmethod
-    def dequantize(self, points: np.ndarray, chunk_elements: int) -> np.ndarray:
-        """float64 reconstruction of the padded indices; CorruptStreamError if invalid."""
+    def dequantize(self, points: np.ndarray, chunk_elements: int, first=0) -> np.ndarray:
+        """float64 reconstruction of the indices of whole chunks starting at padded
+        element ``first``; CorruptStreamError if invalid."""
 
     # -- header ---------------------------------------------------------------------
     @abstractmethod
@@ -133,7 +136,7 @@ class Quantizer(ABC):
         """The same indices reconstructed from a new table of shared values."""
         raise ValueError(f"the {self.kind} quantizer has no shared values to fine-tune")
 
-    def dither_term(self, n_padded: int) -> np.ndarray:
+    def dither_term(self, n_padded: int, first: int = 0) -> np.ndarray:
         """Per-element term subtracted after the shared value (zeros without dither)."""
         return np.zeros(n_padded, np.float64)
 
@@ -173,13 +176,13 @@ def finite_variance(values: np.ndarray) -> float:
     if values.size == 0:
         return 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        var = float(values.var())
+        var = float(values.var(dtype=np.float64))
     if np.isfinite(var):
         return var
     peak = float(np.abs(values).max())
     if peak == 0.0:
         return 0.0
-    scaled = float((values / peak).var())
+    scaled = float((values / peak).var(dtype=np.float64))
     with np.errstate(over="ignore"):
         var = scaled * peak * peak
     return min(var, float(np.finfo(np.float64).max))
@@ -235,9 +238,11 @@ class Designer(ABC):
         Whether per-element importance ``weights=`` shape the design.
 
     An instance is made once per call with the validated input: ``values``
-    (flat float64, unpadded), ``weights`` (flat float64 or None), ``seed``,
-    ``dtype`` (the array's dtype name) and the options (defaults filled in); it
-    raises ValueError/TypeError for bad options.
+    (flat, unpadded, in the array's own float dtype — a view of the input, so a
+    designer converts only what it uses, e.g. a sample, to float64), ``weights``
+    (flat float64 or None), ``seed``, ``dtype`` (the array's dtype name) and
+    the options (defaults filled in); it raises ValueError/TypeError for bad
+    options.
     """
 
     name: ClassVar[str]

@@ -76,15 +76,13 @@ class CodebookQuantizer(Quantizer):
         self.thresholds = None if thresholds is None else np.asarray(thresholds, np.float64)
         self.method = str(method)
 
-    def quantize(
-        self, x: np.ndarray, chunk_elements: int | None = None, weights=None
-    ) -> np.ndarray:
+    def quantize(self, x: np.ndarray, chunk_elements=None, weights=None, first=0) -> np.ndarray:
         """Cell index of every value (``searchsorted`` on the thresholds)."""
         if self.thresholds is None:
             raise ValueError("this codebook has no thresholds: it can decode but not encode")
         return np.searchsorted(self.thresholds, x, side="right").astype(np.int64)
 
-    def dequantize(self, indices: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def dequantize(self, indices: np.ndarray, chunk_elements=None, first=0) -> np.ndarray:
         """``levels[indices]`` as float64; CorruptStreamError for an index out of range."""
         if indices.size and (indices.min() < 0 or indices.max() >= self.levels.size):
             raise CorruptStreamError("a codebook index lies outside the stored codebook")

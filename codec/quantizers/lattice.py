@@ -94,7 +94,7 @@ class Lattice:
         flat = np.ascontiguousarray(t).reshape(-1)
         points = np.empty(flat.size, np.int64)
         kernels.quantize_blocks(
-            flat, 1.0, self.kind, self.dim, self.basis, np.uint64(0), False, points
+            flat, 1.0, self.kind, self.dim, self.basis, np.uint64(0), False, _FIRST, points
         )
         out = points.astype(np.float64)
         if self.kind == kernels.LATTICE_E8:
@@ -106,9 +106,12 @@ class Lattice:
         zeros = np.zeros(n_blocks * self.dim, np.int64)
         out = np.empty(n_blocks * self.dim, np.float64)
         kernels.dequantize_blocks(
-            zeros, -1.0, self.kind, self.dim, self.basis, dither_key(seed), True, out
+            zeros, -1.0, self.kind, self.dim, self.basis, dither_key(seed), True, _FIRST, out
         )
         return out.reshape(n_blocks, self.dim)
+
+
+_FIRST = np.int64(0)  # element offset of arrays that start the padded array
 
 
 def dither_key(seed: int) -> np.uint64:
@@ -248,13 +251,12 @@ class LatticeQuantizer(Quantizer):
         """MSE per element under dither (exact in expectation, for any input); None without."""
         return self.lattice.dithered_mse(self.step) if self.dither else None
 
-    def quantize(
-        self, x: np.ndarray, chunk_elements: int | None = None, weights=None
-    ) -> np.ndarray:
-        """Lattice points (int64; E8 doubled) of the padded flat array ``x`` (float64).
+    def quantize(self, x: np.ndarray, chunk_elements=None, weights=None, first=0) -> np.ndarray:
+        """Lattice points (int64; E8 doubled) of the flat float64 array ``x``.
 
-        The dither of an element depends on its index in ``x``, so ``x`` is the
-        whole padded array, never a slice of it.
+        ``x[0]`` is element ``first`` of the padded array (a multiple of the
+        block size; 0 for the whole array): an element's dither depends on its
+        index there, so slices quantize exactly like the whole.
 
         Raises
         ------
@@ -270,12 +272,21 @@ class LatticeQuantizer(Quantizer):
         points = np.empty(x.size, np.int64)
         L = self.lattice
         kernels.quantize_blocks(
-            x, 1.0 / self.step, L.kind, L.dim, L.basis, self._key, self.dither, points
+            x,
+            1.0 / self.step,
+            L.kind,
+            L.dim,
+            L.basis,
+            self._key,
+            self.dither,
+            np.int64(first),
+            points,
         )
         return points
 
-    def dequantize(self, points: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
-        """Reconstruction ``step·(p − v)`` as float64 (``table[p] − step·v`` with a value table).
+    def dequantize(self, points: np.ndarray, chunk_elements=None, first=0) -> np.ndarray:
+        """Reconstruction ``step·(p − v)`` as float64 (``table[p] − step·v`` with a value
+        table); ``points[0]`` is element ``first`` of the padded array.
 
         Raises
         ------
@@ -287,11 +298,19 @@ class LatticeQuantizer(Quantizer):
             k = points - offset
             if k.size and (k.min() < 0 or k.max() >= table.size):
                 raise CorruptStreamError("a lattice index lies outside the stored value table")
-            return table[k] - self.dither_term(points.size)
+            return table[k] - self.dither_term(points.size, first)
         out = np.empty(points.size, np.float64)
         L = self.lattice
         kernels.dequantize_blocks(
-            points, self.step, L.kind, L.dim, L.basis, self._key, self.dither, out
+            points,
+            self.step,
+            L.kind,
+            L.dim,
+            L.basis,
+            self._key,
+            self.dither,
+            np.int64(first),
+            out,
         )
         return out
 
@@ -428,15 +447,17 @@ class LatticeQuantizer(Quantizer):
             value_table=(int(offset), np.ascontiguousarray(table, np.float64)),
         )
 
-    def dither_term(self, n_padded: int) -> np.ndarray:
-        """``step·v`` per padded element (zeros without dither): the reconstruction is
-        ``shared value of p - dither_term``."""
+    def dither_term(self, n_padded: int, first: int = 0) -> np.ndarray:
+        """``step·v`` of padded elements ``first .. first + n_padded`` (zeros without
+        dither): the reconstruction is ``shared value of p - dither_term``."""
         if not self.dither:
             return np.zeros(n_padded, np.float64)
         out = np.empty(n_padded, np.float64)
         L = self.lattice
         zeros = np.zeros(n_padded, np.int64)
-        kernels.dequantize_blocks(zeros, -self.step, L.kind, L.dim, L.basis, self._key, True, out)
+        kernels.dequantize_blocks(
+            zeros, -self.step, L.kind, L.dim, L.basis, self._key, True, np.int64(first), out
+        )
         return out
 
 

@@ -43,7 +43,7 @@ import numpy as np
 from .._kernels import trellis as trellis_kernels
 from ..errors import CorruptStreamError, UnsupportedFormatError
 from ..framing import F64, FieldReader
-from .base import Designer, Quantizer, Search, default_scale
+from .base import Designer, Quantizer, Search, default_scale, finite_variance
 
 __all__ = [
     "TrellisQuantizer",
@@ -634,7 +634,7 @@ class TrellisQuantizer(Quantizer):
         self.kappa = kappa
         self.passes = int(passes)
 
-    def quantize(self, x: np.ndarray, chunk_elements: int, weights=None) -> np.ndarray:
+    def quantize(self, x: np.ndarray, chunk_elements: int, weights=None, first=0) -> np.ndarray:
         """Trellis points of the padded array (entropy-constrained Viterbi per chunk),
         the distortion of element ``k`` weighted by ``weights[k]`` when given.
 
@@ -653,7 +653,7 @@ class TrellisQuantizer(Quantizer):
             kappa=self.kappa,
         )
 
-    def dequantize(self, points: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def dequantize(self, points: np.ndarray, chunk_elements=None, first=0) -> np.ndarray:
         """Reconstruction ``step·j`` (float64)."""
         return tcq_reconstruct(points, self.step)
 
@@ -737,9 +737,9 @@ class TrellisDesigner(Designer):
 
     def rate_search(self, rate: float) -> Search:
         x = self.values
-        sigma = float(x.std()) if x.size else 1.0
-        sigma = sigma if sigma > 0 else max(float(np.abs(x).max(initial=0.0)), 1.0)
-        h = 0.5 * math.log2(2 * math.pi * math.e * sigma**2)
+        var = finite_variance(x)
+        sigma2 = var if var > 0 else max(float(np.abs(x).max(initial=0.0)), 1.0) ** 2
+        h = 0.5 * math.log2(2 * math.pi * math.e * sigma2)
         return Search(lambda p: self.at_step(2.0**p), h - rate - 1.0, slope=-1.0)
 
     def for_distortion(self, mse: float):

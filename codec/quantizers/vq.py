@@ -49,7 +49,7 @@ import numpy as np
 from .._kernels import vq as kernels
 from ..errors import CorruptStreamError
 from ..framing import FieldReader, varint
-from .base import Designer, Quantizer, Search
+from .base import Designer, Quantizer, Search, finite_variance
 
 __all__ = [
     "VQQuantizer",
@@ -253,7 +253,7 @@ class VQQuantizer(Quantizer):
         return self.stages * self.subspaces
 
     # -- quantization ---------------------------------------------------------------
-    def quantize(self, x: np.ndarray, chunk_elements=None, weights=None) -> np.ndarray:
+    def quantize(self, x: np.ndarray, chunk_elements=None, weights=None, first=0) -> np.ndarray:
         """Indices, block by block, then stage, then sub-space: ``points[(b·S + s)·M + j]``.
 
         There are ``S·M`` indices per block of ``M·d`` elements (not one per element).
@@ -268,7 +268,7 @@ class VQQuantizer(Quantizer):
             kernels.encode_blocks(x, self.codebooks, points)
         return points
 
-    def dequantize(self, points: np.ndarray, chunk_elements: int | None = None) -> np.ndarray:
+    def dequantize(self, points: np.ndarray, chunk_elements=None, first=0) -> np.ndarray:
         """Sum over stages of the chosen codewords; CorruptStreamError for a bad index."""
         points = np.ascontiguousarray(points, np.int64)
         if points.size % self._per_block:
@@ -608,7 +608,7 @@ class VQDesigner(Designer):
 
     def for_distortion(self, mse: float) -> Search:
         # Gaussian-like guess: D ≈ var · 2^(−2R), R = S·log2(K)/d.
-        var = float(self.values.var()) if self.values.size else 0.0
+        var = finite_variance(self.values)
         per_p = self.stages / self.subvector
         start = 0.5 * math.log2(var / mse) / per_p if var > mse else 0.0
         return self._family(start, -2.0 * per_p)

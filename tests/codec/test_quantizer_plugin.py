@@ -24,10 +24,10 @@ class SignQuantizer(base.Quantizer):
     def __init__(self, scale: float):
         self.scale = float(scale)
 
-    def quantize(self, x, chunk_elements=None, weights=None):
+    def quantize(self, x, chunk_elements=None, weights=None, first=0):
         return (x >= 0).astype(np.int64)
 
-    def dequantize(self, points, chunk_elements=None):
+    def dequantize(self, points, chunk_elements=None, first=0):
         if points.size and (points.min() < 0 or points.max() > 1):
             raise codec.errors.CorruptStreamError("a sign index is neither 0 nor 1")
         return np.where(points == 1, self.scale, -self.scale)

@@ -1,0 +1,119 @@
+"""Chunk-by-chunk encoding and decoding: working memory bounded by a group of chunks.
+
+:func:`codec.encode` and :func:`codec.decode` run the whole pipeline (cast to
+float64, pad, quantize, symbol streams, coders / coders, indices,
+reconstruction, clamp, cast) on groups of a few chunks at a time, so the
+memory they use beyond the input and the output is about
+``group_chunks() × chunk_elements × 40`` bytes, whatever the array's size.
+The bytes are those of :meth:`codec.QuantizedArray.to_bytes` (the coders code
+each stream alone; chunks are independent by design, docs/format.md).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from . import container
+from .coders import coder_by_id
+from .errors import CorruptStreamError, UnsupportedFormatError
+from .quantized import FLOAT_DTYPES, code_streams, coder_candidates
+from .quantizers.base import Quantizer
+
+
+def group_chunks() -> int:
+    """Chunks processed together: two per thread, so the coders keep every thread busy."""
+    return 2 * numba.get_num_threads()
+
+
+def _float64_slice(flat: np.ndarray, a: int, b: int) -> np.ndarray:
+    """``flat[a:b]`` as float64, zero-padded past the end of ``flat``."""
+    part = np.zeros(b - a, np.float64)
+    stop = min(b, flat.size)
+    if stop > a:
+        part[: stop - a] = flat[a:stop]
+    return part
+
+
+def encode_chunks(
+    quantizer: Quantizer, flat: np.ndarray, shape, dtype: str, chunk: int, coder: str, weights
+) -> bytes:
+    """The stream of ``flat`` (any float dtype, unpadded) quantized by ``quantizer``."""
+    names = coder_candidates(coder)
+    block = quantizer.block_size
+    n_pad = -(-flat.size // block) * block
+    span = chunk * group_chunks()
+    chunks = []
+    for a in range(0, n_pad, span):
+        b = min(a + span, n_pad)
+        x = _float64_slice(flat, a, b)
+        w = None if weights is None else _float64_slice(weights, a, b)
+        points = quantizer.quantize(x, chunk, w, a)
+        symbols, offsets = quantizer.to_streams(points, chunk)
+        chunks.extend(code_streams(symbols, offsets, quantizer.streams_per_chunk, names))
+    layout = container.Layout(tuple(shape), dtype, chunk, len(chunks))
+    return container.pack(layout, quantizer, chunks)
+
+
+def decode_points(blob, parsed: container.ParsedStream, first_chunk: int, stop_chunk: int):
+    """The indices of chunks ``first_chunk .. stop_chunk - 1`` (payload CRCs already checked)."""
+    layout, qz = parsed.layout, parsed.quantizer
+    ce, per = layout.chunk_elements, qz.streams_per_chunk
+    n_pad = -(-layout.n_elements // qz.block_size) * qz.block_size
+    a = first_chunk * ce
+    n_group = min(stop_chunk * ce, n_pad) - a
+    buf = np.frombuffer(blob, np.uint8)
+    entries = parsed.chunks[first_chunk:stop_chunk]
+    counts = np.empty(len(entries) * per, np.int64)
+    starts = np.empty_like(counts)
+    lengths = np.empty_like(counts)
+    for k, entry in enumerate(entries):
+        cnt, st, ln = container.unpack_streams(buf, entry.offset, entry.offset + entry.length)
+        if not qz.stream_counts_ok(cnt, min(ce, n_pad - (first_chunk + k) * ce)):
+            raise CorruptStreamError(
+                f"chunk {first_chunk + k}: stream sizes do not match the chunk"
+            )
+        counts[k * per : (k + 1) * per] = cnt
+        starts[k * per : (k + 1) * per] = st
+        lengths[k * per : (k + 1) * per] = ln
+    offsets = np.zeros(counts.size + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    symbols = np.empty(int(offsets[-1]), np.int64)
+    ids = np.array([e.coder_id for e in entries], np.int64)
+    for coder_id in np.unique(ids):
+        coder = coder_by_id(int(coder_id))
+        if coder is None:
+            raise UnsupportedFormatError(f"unknown coder id {coder_id} in the chunk table")
+        chunk_ids = np.flatnonzero(ids == coder_id)
+        streams = (chunk_ids[:, None] * per + np.arange(per)).reshape(-1)
+        decoded = coder.decode_batch(buf, starts[streams], lengths[streams], counts[streams])
+        if chunk_ids.size == ids.size:
+            symbols = decoded
+        else:
+            pos = 0
+            for s in streams:
+                symbols[offsets[s] : offsets[s + 1]] = decoded[pos : pos + counts[s]]
+                pos += counts[s]
+    try:
+        return qz.from_streams(symbols, offsets, ce, n_group)
+    except CorruptStreamError as exc:
+        raise CorruptStreamError(f"chunks from {first_chunk}: {exc}") from None
+
+
+def decode_chunks(blob, parsed: container.ParsedStream) -> np.ndarray:
+    """The decoded array, group of chunks by group of chunks, written into the output."""
+    layout, qz = parsed.layout, parsed.quantizer
+    n, ce = layout.n_elements, layout.chunk_elements
+    dtype = FLOAT_DTYPES[layout.dtype]
+    limit = float(np.finfo(dtype).max)
+    out = np.empty(n, dtype)
+    group = group_chunks()
+    for c in range(0, len(parsed.chunks), group):
+        stop = min(c + group, len(parsed.chunks))
+        points = decode_points(blob, parsed, c, stop)
+        values = qz.dequantize(points, ce, c * ce)
+        np.clip(values, -limit, limit, out=values)
+        a = c * ce
+        b = min(a + values.size, n)
+        out[a:b] = values[: b - a]
+    return out.reshape(layout.shape)
