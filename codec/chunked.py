@@ -4,7 +4,10 @@
 float64, pad, quantize, symbol streams, coders / coders, indices,
 reconstruction, clamp, cast) on groups of a few chunks at a time, so the
 memory they use beyond the input and the output is about
-``group_chunks() × chunk_elements × 40`` bytes, whatever the array's size.
+``group_chunks() × chunk_elements × 40`` bytes, whatever the array's size
+(for quantizers whose chunks are independent: ``Quantizer.chunk_local``; the
+trellis quantizer fits its code lengths to the whole array and is encoded in
+one piece).
 The bytes are those of :meth:`codec.QuantizedArray.to_bytes` (the coders code
 each stream alone; chunks are independent by design, docs/format.md).
 """
@@ -42,7 +45,9 @@ def encode_chunks(
     names = coder_candidates(coder)
     block = quantizer.block_size
     n_pad = -(-flat.size // block) * block
-    span = chunk * group_chunks()
+    # Group sizes follow the thread count, so only chunk-local quantizers may be grouped:
+    # the bytes never depend on the number of threads.
+    span = chunk * group_chunks() if quantizer.chunk_local else max(n_pad, 1)
     chunks = []
     for a in range(0, n_pad, span):
         b = min(a + span, n_pad)

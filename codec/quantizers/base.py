@@ -63,6 +63,11 @@ class Quantizer(ABC):
     kind_code: ClassVar[int]
     block_size: int = 1
     streams_per_chunk: int = 1
+    #: Whether a chunk's indices depend on that chunk's values (and position) alone,
+    #: so that ``codec.encode`` may quantize any group of chunks at a time. A
+    #: quantizer that fits a model to all the values it is given (e.g. TCQ's code
+    #: lengths) sets False and is given the whole array at once.
+    chunk_local: ClassVar[bool] = True
 
     # -- quantization ---------------------------------------------------------------
     @abstractmethod

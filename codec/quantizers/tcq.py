@@ -617,6 +617,7 @@ class TrellisQuantizer(Quantizer):
     kind_code = 2
     block_size = 1
     streams_per_chunk = 2
+    chunk_local = False  # the code-length model of the Viterbi is fit to the whole array
 
     def __init__(
         self,

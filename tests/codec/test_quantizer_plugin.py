@@ -63,7 +63,8 @@ class SignDesigner(base.Designer):
         self.shrink = shrink
 
     def quantizer(self):
-        scale = float(np.abs(self.values).mean()) if self.values.size else 0.0
+        # values come in the array's own dtype: accumulate in float64
+        scale = float(np.abs(self.values).mean(dtype=np.float64)) if self.values.size else 0.0
         return SignQuantizer(self.shrink * scale)
 
     def rate_search(self, rate):

@@ -1,0 +1,105 @@
+"""Peak memory of codec.encode / decode above the input and output, each case in a fresh process.
+
+Run: ``.venv/bin/python benchmarks/memory.py [--log2n 24 26] [--markdown docs/reliability.md]``.
+For each case a subprocess makes the float32 input in pieces (no float64
+temporary), compiles the kernels on a small array, then records the resident
+set before the call and its peak during the call (``ru_maxrss`` cannot go back
+down, so the peak before the call is pushed below the call's by construction:
+the input is made first and nothing larger happens before). Reports the peak
+above the baseline as a multiple of the input (encode) or the output (decode),
+and the seconds of ``rate=`` against ``step=`` encodes in the same process.
+Targets (issue 14): encode <= 1.5x the input, decode <= 1.5x the output, the
+same for 2^26 as for 2^24 in proportion, and rate= at most 1.3x the time of step=.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_results  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = {
+    "E8 step": {"lattice": "E8", "step": 0.2},
+    "E8 rate=4": {"lattice": "E8", "rate": 4.0},
+    "ECSQ lam": {"quantizer": "ecsq", "lam": 0.05, "method": "clg"},
+    "ECSQ rate=4": {"quantizer": "ecsq", "rate": 4.0, "method": "clg"},
+    "TCQ-8 step": {"quantizer": "tcq", "step": 0.1},
+}
+
+_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+import codec
+
+def rss_kb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * (resource.getpagesize() // 1024)
+
+def peak_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+log2n, opts, what = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+n = 1 << log2n
+rng = np.random.default_rng(0)
+x = np.empty(n, np.float32)
+for a in range(0, n, 1 << 20):
+    x[a : a + (1 << 20)] = rng.standard_normal(min(1 << 20, n - a), dtype=np.float32)
+small = x[: 1 << 16].copy()
+codec.decode(codec.encode(small, **opts))  # compile / load the kernels
+if what == "decode":
+    blob = codec.encode(x, **opts)
+    del x
+base = rss_kb()
+t = time.perf_counter()
+out = codec.encode(x, **opts) if what == "encode" else codec.decode(blob)
+seconds = time.perf_counter() - t
+size = (x.nbytes if what == "encode" else out.nbytes)
+print(json.dumps({"peak_above_MB": (peak_kb() - base) / 1024, "io_MB": size / 2**20,
+                  "seconds": seconds}))
+"""
+
+
+def run_case(log2n: int, opts: dict, what: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(log2n), json.dumps(opts), what],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r["ratio"] = r["peak_above_MB"] / r["io_MB"]
+    return r
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--log2n", type=int, nargs="+", default=[24, 26])
+    p.add_argument("--cases", default=",".join(CASES))
+    args = p.parse_args(argv)
+    results = {}
+    print(f"{'case':<14} {'n':>5} {'encode x input':>15} {'decode x output':>16} {'enc s':>7}")
+    for log2n in args.log2n:
+        for name in args.cases.split(","):
+            enc = run_case(log2n, CASES[name], "encode")
+            dec = run_case(log2n, CASES[name], "decode")
+            results[f"{name} 2^{log2n}"] = {"encode": enc, "decode": dec}
+            print(
+                f"{name:<14} {'2^' + str(log2n):>5} {enc['ratio']:>15.2f} {dec['ratio']:>16.2f} "
+                f"{enc['seconds']:>7.2f}"
+            )
+    write_results(
+        "memory", "peak RSS above baseline of encode/decode (fresh process per case)", results
+    )
+    return results
+
+
+if __name__ == "__main__":
+    main()
