@@ -1,11 +1,10 @@
 """Peak memory of codec.encode / decode above the input and output, each case in a fresh process.
 
 Run: ``.venv/bin/python benchmarks/memory.py [--log2n 24 26] [--markdown docs/reliability.md]``.
-For each case a subprocess makes the float32 input in pieces (no float64
-temporary), compiles the kernels on a small array, then records the resident
-set before the call and its peak during the call (``ru_maxrss`` cannot go back
-down, so the peak before the call is pushed below the call's by construction:
-the input is made first and nothing larger happens before). Reports the peak
+For each case a subprocess makes the float32 input, compiles the kernels on
+a small array, resets the kernel's peak-RSS mark (``/proc/self/clear_refs``,
+Linux) and records the resident set before the call and its peak (VmHWM)
+during the call. Reports the peak
 above the baseline as a multiple of the input (encode) or the output (decode),
 and the seconds of ``rate=`` against ``step=`` encodes in the same process.
 Targets (issue 14): encode <= 1.5x the input, decode <= 1.5x the output, the
@@ -34,16 +33,27 @@ CASES = {
 }
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 import codec
 
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
 def rss_kb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * (resource.getpagesize() // 1024)
+    return status_kb("VmRSS")
+
+def reset_peak():
+    # Linux: writing 5 to clear_refs resets VmHWM, so compilation and the input's
+    # construction do not count towards the call's peak.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 def peak_kb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return status_kb("VmHWM")
 
 log2n, opts, what = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 n = 1 << log2n
@@ -56,6 +66,9 @@ codec.decode(codec.encode(small, **opts))  # compile / load the kernels
 if what == "decode":
     blob = codec.encode(x, **opts)
     del x
+import gc
+gc.collect()
+reset_peak()
 base = rss_kb()
 t = time.perf_counter()
 out = codec.encode(x, **opts) if what == "encode" else codec.decode(blob)

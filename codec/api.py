@@ -53,7 +53,7 @@ def encode(
     dead_zone: float | None = None,
     method: str | None = None,
     max_levels: int | None = None,
-    exact_rate: bool = False,
+    exact: bool = False,
     **quantizer_options,
 ) -> bytes:
     r"""Compress a float array to bytes (quantize, then entropy-code).
@@ -114,11 +114,13 @@ def encode(
         design may use (default 256). The index entropy stays below
         ``log2(max_levels)`` (k-means' well below it), so a rate above about
         8 bits per element needs more; the exact designs slow down with it.
-    exact_rate : bool
-        ``rate=`` on arrays of more than two chunks searches the step (or
-        design) on a one-chunk sample and codes the array once, landing within
-        about 0.01 bit of the target; ``True`` measures the whole array's bytes
-        at every search step instead (exact to 0.005 bit, a few times slower).
+    exact : bool
+        Arrays of more than two chunks are designed on a one-chunk sample
+        (codebooks, the default step, ``rate=``/``distortion=`` searches), then
+        quantized and coded once, chunk by chunk, in memory bounded by a few
+        chunks; a rate target lands within about 0.01 bit. ``True`` designs and
+        searches on the whole array (exact to 0.005 bit, slower, in memory
+        proportional to the array).
     **quantizer_options
         Options of other registered quantizers (each quantizer's designer
         lists its own; see :mod:`codec.quantizers`).
@@ -189,13 +191,22 @@ def quantize(x, **options) -> QuantizedArray:
 
 @dataclass
 class _Call:
-    """One encode/quantize call: the validated input and options, and its designer."""
+    """One encode/quantize call: the validated input and options, and its designer.
+
+    Arrays of more than two chunks are designed on a one-chunk sample (evenly
+    spaced runs of whole blocks, :func:`codec.rate_control.sample_positions`):
+    codebooks, code-length models, the default step and every rate or
+    distortion search come from the sample, then the whole array is quantized
+    once, chunk by chunk. ``exact=True`` designs and searches on the whole array.
+    """
 
     arr: np.ndarray
     opts: EncodeOptions
     flat: np.ndarray  # the input flattened, in its own dtype (a view when contiguous)
-    designer: object
+    designer: object  # made on the design data: the sample, or the whole array
     chunk: int
+    design_values: np.ndarray  # float64, unpadded: the sample, or None for the whole array
+    design_weights: np.ndarray | None
 
     @classmethod
     def prepare(cls, x, options: dict) -> _Call:
@@ -203,24 +214,33 @@ class _Call:
         opts = EncodeOptions.parse(arr.shape, options)
         flat = np.ascontiguousarray(arr).reshape(-1)
         designer = opts.make_designer(flat, arr.dtype.name)
-        return cls(arr, opts, flat, designer, opts.chunk_elements(designer.block_size))
+        chunk = opts.chunk_elements(designer.block_size)
+        if opts.exact or flat.size <= 2 * chunk:
+            return cls(arr, opts, flat, designer, chunk, None, None)
+        positions = sample_positions(flat.size, chunk, designer.block_size)
+        sample = flat[positions].astype(np.float64)
+        weights = None if opts.weights is None else opts.weights[positions]
+        on_sample = opts.make_designer(sample, arr.dtype.name, weights=weights)
+        return cls(arr, opts, flat, on_sample, chunk, sample, weights)
 
     def quantized(self, q) -> QuantizedArray:
         """The whole array quantized by ``q``, in memory."""
+        return self._quantized(q, self.flat, self.opts.weights, self.arr.shape)
+
+    def _quantized(self, q, values, weights, shape) -> QuantizedArray:
         block = self.designer.block_size
-        padded = pad_to_blocks(self.flat.astype(np.float64), block)
-        w = self.opts.weights
-        weights = None if w is None else pad_to_blocks(w, block)
+        padded = pad_to_blocks(values.astype(np.float64), block)
+        w = None if weights is None else pad_to_blocks(weights, block)
         return QuantizedArray.from_values(
-            q,
-            padded,
-            self.arr.shape,
-            self.arr.dtype.name,
-            self.flat.size,
-            self.chunk,
-            self.opts.coder,
-            weights,
+            q, padded, shape, self.arr.dtype.name, values.size, self.chunk, self.opts.coder, w
         )
+
+    def _on_design_data(self, q) -> QuantizedArray:
+        """``q`` applied to the design data (the sample, or the whole array)."""
+        if self.design_values is None:
+            return self.quantized(q)
+        sample = self.design_values
+        return self._quantized(q, sample, self.design_weights, sample.shape)
 
     def pick(self):
         """The quantizer for the call's target (or a QuantizedArray already coded)."""
@@ -229,56 +249,34 @@ class _Call:
             return designer.quantizer()
         name, value = opts.target
         if name == "rate":
-            return _solve_rate(
-                opts, designer, self.arr, self.flat, self.chunk, value, self.quantized
-            )
+            return solve_rate(designer.rate_search(value), value, self._bits)
         if name == "distortion":
             found = designer.for_distortion(value)
             if isinstance(found, Search):
-                x = self.flat.astype(np.float64)
-                found = solve_distortion(
-                    found,
-                    value,
-                    lambda q: float(np.mean((self.quantized(q).reconstruction() - x) ** 2)),
-                )
+                x = self.flat if self.design_values is None else self.design_values
+                x = x.astype(np.float64)
+
+                def mse(q) -> float:
+                    return float(np.mean((self._on_design_data(q).reconstruction() - x) ** 2))
+
+                found = solve_distortion(found, value, mse)
             return found
         return designer.quantizer(**{name: value})
 
+    def _bits(self, q):
+        """Bits per element of the array's bytes under ``q``, and the payload to return.
 
-def _solve_rate(opts, designer, arr, flat, chunk, rate, quantized):
-    """The quantizer (or the coded QuantizedArray) whose bytes are ``rate`` bits/element.
-
-    Arrays of more than two chunks search on a one-chunk sample (evenly spaced
-    runs of whole blocks, coded as one chunk like the array's own; its header
-    counted once for the whole array), then quantize the whole array once with
-    the quantizer found: the rate lands within about 0.01 bit of the target on
-    large arrays (the sampling error of the index entropy). ``exact_rate=True``
-    searches on the whole array.
-    """
-    n = max(flat.size, 1)
-    if opts.exact_rate or flat.size <= 2 * chunk:
-
-        def code(q):
-            qa = quantized(q)
-            return 8.0 * len(qa.to_bytes()) / n, qa
-
-        return solve_rate(designer.rate_search(rate), rate, code)
-    positions = sample_positions(flat.size, chunk, designer.block_size)
-    weights = None if opts.weights is None else opts.weights[positions]
-    sample = flat[positions].astype(np.float64)
-    on_sample = opts.make_designer(sample, arr.dtype.name, weights=weights)
-
-    def code_sample(q):
-        qa = QuantizedArray.from_values(
-            q, sample, sample.shape, arr.dtype.name, sample.size, chunk, opts.coder, weights
-        )
+        On the whole array: the real bytes (and the coded array is kept). On a
+        sample: its chunk payload per sample element plus its header (codebooks,
+        value tables: paid once per array) spread over the whole array.
+        """
+        qa = self._on_design_data(q)
         blob = qa.to_bytes()
-        # The chunk payload scales with the elements; the header (codebooks, value
-        # tables) is paid once per array, so it is spread over all n elements.
+        n = max(self.flat.size, 1)
+        if self.design_values is None:
+            return 8.0 * len(blob) / n, qa
         payload = sum(entry.length for entry in container.parse(blob).chunks)
-        return 8.0 * (payload / sample.size + (len(blob) - payload) / n), q
-
-    return solve_rate(on_sample.rate_search(rate), rate, code_sample)
+        return 8.0 * (payload / self.design_values.size + (len(blob) - payload) / n), q
 
 
 # ---------------------------------------------------------------------------

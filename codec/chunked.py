@@ -4,7 +4,7 @@
 float64, pad, quantize, symbol streams, coders / coders, indices,
 reconstruction, clamp, cast) on groups of a few chunks at a time, so the
 memory they use beyond the input and the output is about
-``group_chunks() × chunk_elements × 40`` bytes, whatever the array's size
+``group_chunks() × chunk_elements × 20`` bytes, whatever the array's size
 (for quantizers whose chunks are independent: ``Quantizer.chunk_local``; the
 trellis quantizer fits its code lengths to the whole array and is encoded in
 one piece).
@@ -24,9 +24,9 @@ from .quantized import FLOAT_DTYPES, code_streams, coder_candidates
 from .quantizers.base import Quantizer
 
 
-def group_chunks() -> int:
-    """Chunks processed together: two per thread, so the coders keep every thread busy."""
-    return 2 * numba.get_num_threads()
+def group_chunks(streams_per_chunk: int = 1) -> int:
+    """Chunks processed together: enough streams for every thread to code one."""
+    return max(1, -(-numba.get_num_threads() // streams_per_chunk))
 
 
 def _float64_slice(flat: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -47,15 +47,22 @@ def encode_chunks(
     n_pad = -(-flat.size // block) * block
     # Group sizes follow the thread count, so only chunk-local quantizers may be grouped:
     # the bytes never depend on the number of threads.
-    span = chunk * group_chunks() if quantizer.chunk_local else max(n_pad, 1)
+    span = (
+        chunk * group_chunks(quantizer.streams_per_chunk)
+        if quantizer.chunk_local
+        else max(n_pad, 1)
+    )
     chunks = []
     for a in range(0, n_pad, span):
         b = min(a + span, n_pad)
         x = _float64_slice(flat, a, b)
         w = None if weights is None else _float64_slice(weights, a, b)
         points = quantizer.quantize(x, chunk, w, a)
+        del x, w  # each intermediate goes as soon as the next exists: the peak is two of them
         symbols, offsets = quantizer.to_streams(points, chunk)
+        del points
         chunks.extend(code_streams(symbols, offsets, quantizer.streams_per_chunk, names))
+        del symbols
     layout = container.Layout(tuple(shape), dtype, chunk, len(chunks))
     return container.pack(layout, quantizer, chunks)
 
@@ -112,13 +119,16 @@ def decode_chunks(blob, parsed: container.ParsedStream) -> np.ndarray:
     dtype = FLOAT_DTYPES[layout.dtype]
     limit = float(np.finfo(dtype).max)
     out = np.empty(n, dtype)
-    group = group_chunks()
+    group = group_chunks(qz.streams_per_chunk)
     for c in range(0, len(parsed.chunks), group):
         stop = min(c + group, len(parsed.chunks))
         points = decode_points(blob, parsed, c, stop)
-        values = qz.dequantize(points, ce, c * ce)
-        np.clip(values, -limit, limit, out=values)
-        a = c * ce
-        b = min(a + values.size, n)
-        out[a:b] = values[: b - a]
+        for k in range(c, stop):  # one chunk's float64 values at a time
+            lo, hi = (k - c) * ce, min((k - c + 1) * ce, points.size)
+            values = qz.dequantize(points[lo:hi], ce, k * ce)
+            np.clip(values, -limit, limit, out=values)
+            a = k * ce
+            b = min(a + values.size, n)
+            out[a:b] = values[: b - a]
+        del points
     return out.reshape(layout.shape)

@@ -107,7 +107,7 @@ class EncodeOptions:
     chunk_size: int | None
     weights: np.ndarray | None
     quantizer_options: dict
-    exact_rate: bool = False
+    exact: bool = False
 
     @classmethod
     def parse(cls, shape: tuple, options: dict) -> EncodeOptions:
@@ -122,9 +122,9 @@ class EncodeOptions:
         coder_candidates(coder)  # validates the name
         seed = _check_seed(opts.pop("seed", 0))
         chunk_size = opts.pop("chunk_size", None)
-        exact_rate = opts.pop("exact_rate", False)
-        if not isinstance(exact_rate, bool | np.bool_):
-            raise TypeError("exact_rate must be True or False")
+        exact = opts.pop("exact", False)
+        if not isinstance(exact, bool | np.bool_):
+            raise TypeError("exact must be True or False")
         weights = opts.pop("weights", None)
         if weights is not None and not designer.accepts_weights:
             raise ValueError(
@@ -152,7 +152,7 @@ class EncodeOptions:
                     f"quantizer={_accepting(k, 'option')}"
                 )
             own[k] = v
-        return cls(designer, target, coder, seed, chunk_size, weights, own, bool(exact_rate))
+        return cls(designer, target, coder, seed, chunk_size, weights, own, bool(exact))
 
     def make_designer(self, values: np.ndarray, dtype: str, *, weights="all") -> base.Designer:
         """The designer for the flat float64 ``values`` of an array of ``dtype`` (with

@@ -181,16 +181,37 @@ def finite_variance(values: np.ndarray) -> float:
     if values.size == 0:
         return 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        var = float(values.var(dtype=np.float64))
+        var = _float64_variance(values)
     if np.isfinite(var):
         return var
     peak = float(np.abs(values).max())
     if peak == 0.0:
         return 0.0
-    scaled = float((values / peak).var(dtype=np.float64))
+    scaled = _float64_variance(values / peak)
     with np.errstate(over="ignore"):
         var = scaled * peak * peak
     return min(var, float(np.finfo(np.float64).max))
+
+
+_VARIANCE_BLOCK = 1 << 20
+
+
+def _float64_variance(values: np.ndarray) -> float:
+    """``values.var()`` accumulated in float64 without a full-size temporary: numpy's
+    own for up to 2**20 elements, else two passes over blocks (mean, then squared
+    deviations), so memory stays bounded for arrays of any size."""
+    n = values.size
+    if n <= _VARIANCE_BLOCK:
+        return float(values.var(dtype=np.float64))
+    total = 0.0
+    for a in range(0, n, _VARIANCE_BLOCK):
+        total += float(values[a : a + _VARIANCE_BLOCK].sum(dtype=np.float64))
+    mean = total / n
+    squares = 0.0
+    for a in range(0, n, _VARIANCE_BLOCK):
+        d = values[a : a + _VARIANCE_BLOCK].astype(np.float64) - mean
+        squares += float(np.dot(d, d))
+    return squares / n
 
 
 def default_scale(values: np.ndarray) -> DefaultScale:

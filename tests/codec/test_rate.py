@@ -98,7 +98,7 @@ def test_sampled_rate_search_matches_the_exact_one(opts):
     w = rng.uniform(0.5, 2.0, n) if opts.get("quantizer") in ("tcq", "ecsq") else None
     out = {}
     for exact in (False, True):
-        blob = codec.encode(x, rate=3.0, chunk_size=chunk, weights=w, exact_rate=exact, **opts)
+        blob = codec.encode(x, rate=3.0, chunk_size=chunk, weights=w, exact=exact, **opts)
         err = (codec.decode(blob) - x) ** 2
         out[exact] = (8 * len(blob) / n, np.average(err, weights=w))
     (bits_s, mse_s), (bits_e, mse_e) = out[False], out[True]
