@@ -119,12 +119,15 @@ def decode_chunks(blob, parsed: container.ParsedStream) -> np.ndarray:
     dtype = FLOAT_DTYPES[layout.dtype]
     limit = float(np.finfo(dtype).max)
     out = np.empty(n, dtype)
+    n_pad = -(-n // qz.block_size) * qz.block_size
     group = group_chunks(qz.streams_per_chunk)
     for c in range(0, len(parsed.chunks), group):
         stop = min(c + group, len(parsed.chunks))
         points = decode_points(blob, parsed, c, stop)
+        n_group = min(stop * ce, n_pad) - c * ce
+        per_chunk = points.size * ce // n_group  # indices per chunk (VQ: not one per element)
         for k in range(c, stop):  # one chunk's float64 values at a time
-            lo, hi = (k - c) * ce, min((k - c + 1) * ce, points.size)
+            lo, hi = (k - c) * per_chunk, min((k - c + 1) * per_chunk, points.size)
             values = qz.dequantize(points[lo:hi], ce, k * ce)
             np.clip(values, -limit, limit, out=values)
             a = k * ce

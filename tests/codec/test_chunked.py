@@ -35,3 +35,12 @@ def test_chunk_groups_give_the_whole_array_bytes(opts):
     y = codec.decode(blob)
     assert np.array_equal(y, whole.reconstruct())
     assert np.array_equal(y, read_quantized(blob, max_elements=None).reconstruct())
+
+
+def test_chunk_groups_with_several_indices_per_element_block():
+    """PQ/RVQ blocks carry stages x subspaces indices: per-chunk decoding slices by chunk."""
+    x = np.random.default_rng(2).standard_normal(5000)
+    kw = {"quantizer": "rvq", "subvector": 2, "levels": 8, "stages": 2, "chunk_size": 256}
+    whole = codec.quantize(x, **kw)
+    assert codec.encode(x, **kw) == whole.to_bytes()
+    assert np.array_equal(codec.decode(whole.to_bytes()), whole.reconstruct())
