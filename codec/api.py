@@ -293,10 +293,10 @@ def decode(blob, *, max_elements: int | None = DEFAULT_MAX_ELEMENTS) -> np.ndarr
         Refuse streams that announce more elements (a decompression-bomb
         guard), checked from the header before anything is allocated;
         ``None`` disables the check. A stream whose chunks are constant is a
-        few bytes whatever its size, so this is the only bound on memory:
-        decoding holds about 24 bytes per element at its peak (int64 symbols
-        and indices, the float64 reconstruction) plus the output, so the
-        default 2**32 admits ~100 GB; lower it for untrusted input.
+        few bytes whatever its size, so this is the bound on memory: decoding
+        holds the output plus a few chunks' working arrays (about 24 bytes per
+        element of one chunk group, docs/reliability.md), so the default 2**32
+        admits 16 GiB of float32 output; lower it for untrusted input.
 
     Returns
     -------
