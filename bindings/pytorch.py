@@ -4,34 +4,7 @@
 working; new code imports ``bindings.torch``.
 """
 
-from bindings.torch import (
-    MODEL_MAGIC,
-    CompressedModel,
-    LayerStats,
-    allocate_steps,
-    compress_model,
-    compress_state_dict,
-    decompress_state_dict,
-    finetune_shared_values,
-    hessian_from_adam,
-    hessian_from_gradients,
-    load_compressed,
-    magnitude_masks,
-    slq_compress,
-)
+from bindings import torch as _package
+from bindings.torch import *  # noqa: F403 - the same public names, one list of them
 
-__all__ = [
-    "CompressedModel",
-    "LayerStats",
-    "compress_model",
-    "compress_state_dict",
-    "decompress_state_dict",
-    "load_compressed",
-    "magnitude_masks",
-    "allocate_steps",
-    "hessian_from_gradients",
-    "hessian_from_adam",
-    "finetune_shared_values",
-    "slq_compress",
-    "MODEL_MAGIC",
-]
+__all__ = list(_package.__all__)
