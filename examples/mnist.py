@@ -49,9 +49,10 @@ STEP_LADDER = tuple(round(2.0 ** (-k / 2), 4) for k in range(-2, 9))
 LEVELS_LADDER = (2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 48, 64)
 BATCH = 128
 EVAL_BATCH = 2000
-#: The headline, fixed before any run: the codec's exact entropy-constrained scalar
-#: quantizer with fine-tuned shared values, at the deeper density.
-MAIN_METHOD = "ECSQ (exact DP) + FT"
+#: The headline, fixed before the full runs: the codec's exact entropy-constrained scalar
+#: quantizer with the pruned weights coded as its zero level (no separate mask) and
+#: fine-tuned shared values, at the deeper density.
+MAIN_METHOD = "ECSQ (exact DP), zero as a level + FT"
 
 
 @dataclass(frozen=True)
@@ -303,14 +304,15 @@ class Experiment:
         self.rows: list[dict] = []
         self.archives: dict = {}
         self.deep = None  # the deeper-pruned network, once made
+        self.errors: list[str] = []
 
     # -- one archive --------------------------------------------------------
-    def compress(self, net, opts, knob, value, *, optimizer, pruned):
+    def compress(self, net, opts, knob, value, *, hessian, pruned):
         import bindings.torch as bt
 
         opts = dict(opts)
         if opts.get("hessian") == "adam":
-            opts["optimizer"] = optimizer
+            opts["hessian"] = hessian  # the Hessian substitute of the net (a dict)
         zero_level = opts.pop("zero_level", False)
         return bt.compress_model(
             net,
@@ -337,7 +339,7 @@ class Experiment:
         return accuracy(fresh, self.data[split])
 
     # -- a setting search ---------------------------------------------------
-    def search(self, label, opts, knob, ladder, net, *, optimizer, tol, finetune=True, tag=""):
+    def search(self, label, opts, knob, ladder, net, *, hessian, tol, finetune=True, tag=""):
         """No fine-tuning: bisection for the coarsest rung whose validation accuracy is within
         ``tol`` of the float network's. With fine-tuning: the rung one coarser (then two),
         fine-tuned, else the no-FT rung fine-tuned. Adds the rows; returns them."""
@@ -357,7 +359,7 @@ class Experiment:
             key = (i, ft)
             if key not in probes:
                 value = knob_value(knob, ladder[i], std)
-                cm = self.compress(net, opts, knob, value, optimizer=optimizer, pruned=pruned)
+                cm = self.compress(net, opts, knob, value, hessian=hessian, pruned=pruned)
                 if ft:
                     cm = self.finetune(cm, net, salt=i)
                 probes[key] = (cm, f"{knob}={value:g}", self.accuracy_of(cm, "val"))
@@ -455,11 +457,12 @@ def run_network(args, spec: NetSpec, data, progress: bool) -> dict:
     # the papers' density: gradual pruning with retraining
     paper = build()
     paper.load_state_dict(net.state_dict())
-    opt_paper = train(paper, data["train"], epochs=epochs_p, lr=spec.lr / 2, seed=args.seed + 1,
+    h_paper = train(paper, data["train"], epochs=epochs_p, lr=spec.lr / 2, seed=args.seed + 1,
                       prune=(1.0, spec.paper_density), progress=progress,
                       desc=f"prune {spec.name} to {spec.paper_density:.2%}")  # fmt: skip
+    h_paper = hessian_of(paper, paper, h_paper)
     # then deeper, from there, down a ladder of densities while validation holds
-    deep, opt_deep, ladder_log = prune_deeper(args, spec, data, paper, float_acc, progress)
+    deep, h_deep, ladder_log = prune_deeper(args, spec, data, paper, float_acc, progress)
     pruned_acc = {"deep_ladder": ladder_log}
     exp.deep = deep
     for tag, m in (("paper", paper), ("deep", deep)):
@@ -479,39 +482,49 @@ def run_network(args, spec: NetSpec, data, progress: bool) -> dict:
 
     tol_paper, tol_deep = args.tolerance, args.tolerance_deep
     t1, uni, best = table1_methods(), universal_methods(), best_methods()
-    if quick:
+    if quick and not args.all_methods:
         t1, uni, best = t1[:1], uni[2:], [best[0], best[3]]
-    for label, opts, knob, ladder in t1:
-        exp.search(label, opts, knob, ladder, paper, optimizer=opt_paper, tol=tol_paper)
-    for label, opts, knob, ladder in uni:
-        rows = exp.search(label, opts, knob, ladder, deep, optimizer=opt_deep, tol=tol_deep)
+
+    def lzw_row(label, opts, rows):
         # the same quantizer and setting with LZW (Choi et al. 2018's universal coder)
         ft = rows[-1]
         knob_, value = ft["setting"].split("=")
-        lzw = {**opts, "coder": "lzw"}
-        cm = exp.compress(deep, lzw, knob_, float(value), optimizer=opt_deep, pruned=True)
+        cm = exp.compress(deep, {**opts, "coder": "lzw"}, knob_, float(value),
+                          hessian=h_deep, pruned=True)  # fmt: skip
         cm = exp.finetune(cm, deep, salt=99)
         name = label.replace("adaptive arithmetic", "LZW") + " + FT"
         exp.add(name, (cm, ft["setting"], exp.accuracy_of(cm, "val")), deep, True,
                 float_acc["val"] - tol_deep, time.perf_counter())  # fmt: skip
-    for label, opts, knob, ladder in best:
-        exp.search(label, opts, knob, ladder, deep, optimizer=opt_deep, tol=tol_deep)
+
+    jobs = [(m, paper, h_paper, tol_paper, True) for m in t1]
+    jobs += [(m, deep, h_deep, tol_deep, True) for m in uni + best]
     # The zero level coded with the values (no separate mask), at both densities.
-    zl = ("ECSQ (exact DP), zeros as a level, no mask",
+    zl = ("ECSQ (exact DP), zero as a level",
           {"quantizer": "ecsq", "method": "dp", "coder": "arithmetic", "zero_level": True},
           "distortion", STEP_LADDER)  # fmt: skip
-    if not quick:
-        exp.search(*zl, paper, optimizer=opt_paper, tol=tol_paper, finetune=False)
-    exp.search(*zl, deep, optimizer=opt_deep, tol=tol_deep, finetune=False)
+    jobs += [] if quick and not args.all_methods else [(zl, paper, h_paper, tol_paper, True)]
+    jobs += [(zl, deep, h_deep, tol_deep, True)]
+    for (label, opts, knob, ladder), net_, opt_, tol, ft in jobs:
+        try:
+            rows = exp.search(label, opts, knob, ladder, net_, hessian=opt_, tol=tol,
+                              finetune=ft)  # fmt: skip
+            if opts.get("coder") == "adaptive":
+                lzw_row(label, opts, rows)
+        except Exception as e:  # a long run records the failure and goes on
+            exp.errors.append(f"{label}: {type(e).__name__}: {e}")
+            print(f"  {label}: FAILED: {type(e).__name__}: {e}", flush=True)
 
-    main = next(r for r in exp.rows if r["method"] == MAIN_METHOD and r["stage"] == "deep")
+    main = next((r for r in exp.rows if r["method"] == MAIN_METHOD and r["stage"] == "deep"), None)
+    if main is None:
+        main = {"method": MAIN_METHOD, "ratio": 0.0, "test_accuracy": 0.0, "test_drop": 100.0,
+                "density": density(deep), "missing": True}  # fmt: skip
     print(
         f"  {spec.name} headline ({MAIN_METHOD}, {main['density']:.2%} kept): "
         f"{main['ratio']:.1f}x, test {main['test_accuracy']:.2f} % "
         f"({-main['test_drop']:+.2f} pp); {time.perf_counter() - t0:.0f} s for this network\n",
         flush=True,
     )
-    if args.save_archive:
+    if args.save_archive and not main.get("missing"):
         stem = os.path.splitext(args.out)[0]
         exp.archives[(main["method"], "deep")].save(f"{stem}_{spec.name}.rdc")
     return {
@@ -523,6 +536,7 @@ def run_network(args, spec: NetSpec, data, progress: bool) -> dict:
         "pruned": pruned_acc,
         "rows": exp.rows,
         "main": main,
+        "errors": exp.errors,
         "seconds": time.perf_counter() - t0,
     }
 
@@ -532,7 +546,7 @@ def prune_deeper(args, spec: NetSpec, data, paper, float_acc, progress):
     ``spec.deep_epochs`` per rung (gradual pruning from the previous rung); stop at the
     first rung whose validation accuracy falls more than ``--deep-margin`` points below
     the float network's. Returns the last rung that held (chosen on validation only),
-    its optimizer (for the Hessian) and the validation accuracy of every rung tried."""
+    its Hessian substitute and the validation accuracy of every rung tried."""
     build = BUILDERS[spec.name]
     ladder = (args.deep_density,) if args.deep_density else spec.deep_ladder
     if args.quick:
@@ -553,14 +567,20 @@ def prune_deeper(args, spec: NetSpec, data, paper, float_acc, progress):
             break
         snapshot = build()
         snapshot.load_state_dict(net.state_dict())
-        kept, d0 = (snapshot, opt), d
+        kept, d0 = (snapshot, hessian_of(snapshot, net, opt)), d
         if val < floor:  # even the first rung falls short: keep it, go no further
             break
-    snapshot, opt = kept
-    # the optimizer's state belongs to ``net``'s parameters: rebuild it on the snapshot's
-    fresh = type(opt)(snapshot.parameters(), **opt.defaults)
-    fresh.load_state_dict(opt.state_dict())
-    return snapshot, fresh, log
+    snapshot, hessian = kept
+    return snapshot, hessian, log
+
+
+def hessian_of(snapshot, trained, optimizer) -> dict:
+    """Choi et al.'s diagonal Hessian substitute, the square root of Adam's second moments
+    of ``trained`` (:func:`bindings.torch.hessian_from_adam`), keyed for ``snapshot``."""
+    import bindings.torch as bt
+
+    names = [n for n, _ in snapshot.named_parameters() if n.endswith("weight")]
+    return bt.hessian_from_adam(trained, optimizer, names=names)
 
 
 def main(argv=None) -> int:
@@ -608,6 +628,11 @@ def main(argv=None) -> int:
         "--save-archive", action="store_true", help="also write each headline archive next to --out"
     )
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--all-methods",
+        action="store_true",
+        help="with --quick: every method (a smoke test of every path)",
+    )
     args = parser.parse_args(argv)  # fmt: skip
     if args.networks is None:  # a smoke run checks the pipeline on the cheaper network
         args.networks = "LeNet-300-100" if args.quick else ",".join(NETS)
@@ -627,12 +652,20 @@ def main(argv=None) -> int:
     # this runs, restored afterwards (process-wide CPU state).
     torch.set_flush_denormal(True)
     t0 = time.perf_counter()
+    nets = []
     try:
-        nets = [run_network(args, NETS[n], data, not args.no_progress)
-                for n in args.networks.split(",")]  # fmt: skip
+        for name in args.networks.split(","):
+            nets.append(run_network(args, NETS[name], data, not args.no_progress))
+            write_results(args, nets, time.perf_counter() - t0)  # partial results survive
     finally:
         torch.set_flush_denormal(False)
         torch.set_num_threads(threads)
+    print(f"wrote {args.out}; total {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def write_results(args, nets: list, seconds: float) -> None:
+    """The JSON of ``--out``: every row, the headline, and each network's details."""
     first = nets[0]
     results = {
         "dataset": "mnist",
@@ -647,19 +680,20 @@ def main(argv=None) -> int:
         "settings": {
             "tolerance": args.tolerance,
             "tolerance_deep": args.tolerance_deep,
+            "deep_margin": args.deep_margin,
             "finetune_batches": args.finetune_batches,
             "finetune_lr": args.finetune_lr,
             "batch": BATCH,
             "threads": args.threads,
         },
-        "seconds": time.perf_counter() - t0,
+        "seconds": seconds,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
+    tmp = f"{args.out}.part"
+    with open(tmp, "w") as f:
         json.dump(results, f, indent=1)
-    print(f"wrote {args.out}; total {results['seconds']:.0f} s")
-    return 0
+    os.replace(tmp, args.out)
 
 
 if __name__ == "__main__":
