@@ -331,12 +331,15 @@ class Experiment:
         )
         return bt.finetune_shared_values(cm, net, batches, epochs=1, lr=self.args.finetune_lr)
 
-    def accuracy_of(self, cm, split: str) -> float:
+    def decoded(self, cm):
         import bindings.torch as bt
 
         fresh = BUILDERS[self.spec.name]()
         bt.load_compressed(cm.to_bytes(), fresh)  # exactly what a user of the file gets
-        return accuracy(fresh, self.data[split])
+        return fresh
+
+    def accuracy_of(self, cm, split: str) -> float:
+        return accuracy(self.decoded(cm), self.data[split])
 
     # -- a setting search ---------------------------------------------------
     def search(self, label, opts, knob, ladder, net, *, hessian, tol, finetune=True, tag=""):
@@ -393,6 +396,7 @@ class Experiment:
     def add(self, method, probe, net, finetuned, floor, t0):
         cm, setting, val = probe
         kept = density(net)
+        decoded = self.decoded(cm)
         row = {
             "network": self.spec.name,
             "method": method,
@@ -404,7 +408,8 @@ class Experiment:
             "ratio": cm.ratio,
             "bits_per_weight": cm.bits_per_weight,
             "n_bytes": cm.n_bytes,
-            "test_accuracy": self.accuracy_of(cm, "test"),
+            "test_accuracy": accuracy(decoded, self.data["test"]),
+            "decoded_density": round(density(decoded), 5),  # nonzero weights after decoding
             "validation_accuracy": val,
             "passed": val >= floor,
         }
