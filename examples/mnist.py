@@ -20,8 +20,8 @@ and compresses them with rdcodec through the PyTorch binding:
 Every ratio is the float32 size of *all* parameters over the bytes of the real
 archive (masks, codebooks, headers, float16 biases, index). Settings are chosen on
 the validation split only: the coarsest setting of a fixed ladder whose validation
-accuracy is within ``tolerance`` points of the float network's (0.05 at the papers'
-density, 0.1 at the deeper one); the test accuracy is reported. Writes the results
+accuracy is within ``tolerance`` points of the float network's (0.08 at the papers'
+density, 0.15 at the deeper one); the test accuracy is reported. Writes the results
 as JSON (``--out``).
 """
 
@@ -70,9 +70,9 @@ class NetSpec:
 
 
 NETS = {
-    "LeNet-5": NetSpec("LeNet-5", 431_080, 5, 2e-3, 0.0855, (0.03, 0.02, 0.015, 0.01), 2, 1),
+    "LeNet-5": NetSpec("LeNet-5", 431_080, 5, 2e-3, 0.0855, (0.04, 0.03, 0.022, 0.016), 4, 2),
     "LeNet-300-100": NetSpec(
-        "LeNet-300-100", 266_610, 8, 2e-3, 0.08, (0.06, 0.045, 0.035, 0.025), 3, 1.5
+        "LeNet-300-100", 266_610, 8, 2e-3, 0.08, (0.06, 0.045, 0.035, 0.025), 4, 2
     ),
 }
 #: The papers' LeNet numbers (THEORY.md), shown beside ours.
@@ -462,7 +462,7 @@ def run_network(args, spec: NetSpec, data, progress: bool) -> dict:
     # the papers' density: gradual pruning with retraining
     paper = build()
     paper.load_state_dict(net.state_dict())
-    h_paper = train(paper, data["train"], epochs=epochs_p, lr=spec.lr / 2, seed=args.seed + 1,
+    h_paper = train(paper, data["train"], epochs=epochs_p, lr=spec.lr, seed=args.seed + 1,
                       prune=(1.0, spec.paper_density), progress=progress,
                       desc=f"prune {spec.name} to {spec.paper_density:.2%}")  # fmt: skip
     h_paper = hessian_of(paper, paper, h_paper)
@@ -563,7 +563,7 @@ def prune_deeper(args, spec: NetSpec, data, paper, float_acc, progress):
     d0 = spec.paper_density
     for i, d in enumerate(ladder):
         opt = train(net, data["train"], epochs=1 if args.quick else spec.deep_epochs,
-                    lr=spec.lr / 2, seed=args.seed + 2 + i, prune=(d0, d), progress=progress,
+                    lr=spec.lr, seed=args.seed + 2 + i, prune=(d0, d), progress=progress,
                     desc=f"prune {spec.name} to {d:.2%}")  # fmt: skip
         val = accuracy(net, data["val"])
         log.append({"density": d, "validation_accuracy": val})
@@ -614,16 +614,16 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--tolerance",
         type=float,
-        default=0.05,
+        default=0.08,
         help="validation points allowed below the float network, papers' density",
     )
     parser.add_argument(
-        "--tolerance-deep", type=float, default=0.1, help="the same at the deeper density"
+        "--tolerance-deep", type=float, default=0.15, help="the same at the deeper density"
     )
     parser.add_argument(
         "--deep-margin",
         type=float,
-        default=0.05,
+        default=0.1,
         help="validation points the deeper-pruned float network may lose",
     )
     parser.add_argument("--finetune-batches", type=int, default=60)
