@@ -133,7 +133,7 @@ def mnist_summary_table(runs: list[dict]) -> str:
 
 def mnist_rows_table(runs: list[dict], network: str) -> str:
     """Every method of one network: ratio and test accuracy per seed, beside the papers."""
-    seeds = [r["seed"] for r in runs]
+    seeds = [r["seed"] for r in runs if network in r["networks"]]
     order, by = [], {}
     for run in runs:
         for r in run["rows"]:
@@ -160,8 +160,10 @@ def mnist_rows_table(runs: list[dict], network: str) -> str:
                 if r is None
                 else f"{r['ratio']:.1f}×, {r['test_accuracy']:.2f} ({r['test_drop']:+.2f})"
                 + ("" if r["passed"] else " *")
+                + (f" [{r['decoded_density']:.2%} nonzero]" if "decoded_density" in r else "")
             )
         mean = sum(r["ratio"] for r in rows.values()) / len(rows)
+        kept = " / ".join(sorted({format(r["density"], ".2%") for r in rows.values()}))
         target = MNIST_TARGET.get((network, key[1])) if key[0] == "paper" else None
         if key[1] == runs[0].get("main_method") and key[0] == "deep":
             target = MNIST_TARGET[(network, "headline")]
@@ -170,7 +172,8 @@ def mnist_rows_table(runs: list[dict], network: str) -> str:
             ok = [r["ratio"] >= target[0] and r["test_drop"] <= target[1] for r in rows.values()]
             met = f"{sum(ok)}/{len(ok)}"
         lines.append(
-            f"| {key[1]} | {any_row['density']:.2%} | {'yes' if any_row['finetuned'] else 'no'} "
+            f"| {key[1]} | {kept} "
+            f"| {'yes' if any_row['finetuned'] else 'no'} "
             f"| {MNIST_PAPER.get((network, key[1]), '') if key[0] != 'dense' else ''} | "
             + " | ".join(cells)
             + f" | {mean:.1f}× | {met} |"
@@ -185,9 +188,10 @@ def mnist_plot(runs: list[dict], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    networks = list(runs[0]["networks"])
-    fig, axes = plt.subplots(1, len(networks), figsize=(6.5 * len(networks), 5), squeeze=False)
+    networks = list(dict.fromkeys(n for run in runs for n in run["networks"]))
+    fig, axes = plt.subplots(1, len(networks), figsize=(6 * len(networks) + 3, 5), squeeze=False)
     families = []
     for run in runs:
         for r in run["rows"]:
@@ -200,6 +204,8 @@ def mnist_plot(runs: list[dict], path: str) -> None:
     for ax, name in zip(axes[0], networks, strict=True):
         seen = set()
         for run in runs:
+            if name not in run["networks"]:  # a run cut short before this network
+                continue
             ax.axhline(run["networks"][name]["float_test_accuracy"], color="k", lw=0.6, alpha=0.5)
             for r in run["rows"]:
                 if r["network"] != name:
@@ -223,13 +229,17 @@ def mnist_plot(runs: list[dict], path: str) -> None:
             ax.plot(39.0, 99.26, "*", color="grey", ms=9)
         else:
             ax.plot(40.0, 98.42, "*", color="grey", ms=9)
+        floats = [r["networks"][name]["float_test_accuracy"] for r in runs if name in r["networks"]]
+        ax.set_ylim(min(floats) - 0.8, max(max(floats), paper_acc[name]) + 0.2)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
         ax.set_xlabel("compression ratio over float32 (every byte of the archive)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{name} on MNIST ({len(runs)} seeds; stars: papers, grey: Deep Compression)")
+        ax.set_ylabel("test accuracy (%); lines: float32 networks")
+        ax.set_title(f"{name} on MNIST, {len(runs)} seed(s); stars: papers (grey: Han et al.)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6, loc="lower left", ncol=2)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=6.5, loc="center right")
+    fig.tight_layout(rect=(0, 0, 0.78, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -246,7 +256,7 @@ def main(argv: list[str]) -> int:
         runs = mnist_runs(paths)
         print(f"<!-- results_tables.py --mnist {' '.join(paths)} -->")
         print(mnist_summary_table(runs) + "\n")
-        for name in runs[0]["networks"]:
+        for name in dict.fromkeys(n for run in runs for n in run["networks"]):
             print(f"**{name}**\n\n" + mnist_rows_table(runs, name) + "\n")
         if figure:
             mnist_plot(runs, figure)
