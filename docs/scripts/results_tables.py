@@ -160,7 +160,11 @@ def mnist_rows_table(runs: list[dict], network: str) -> str:
                 if r is None
                 else f"{r['ratio']:.1f}×, {r['test_accuracy']:.2f} ({r['test_drop']:+.2f})"
                 + ("" if r["passed"] else " *")
-                + (f" [{r['decoded_density']:.2%} nonzero]" if "decoded_density" in r else "")
+                + (
+                    f" [{r['decoded_density']:.0%} nonzero]"
+                    if r.get("decoded_density", r["density"]) != r["density"]
+                    else ""
+                )
             )
         mean = sum(r["ratio"] for r in rows.values()) / len(rows)
         kept = " / ".join(sorted({format(r["density"], ".2%") for r in rows.values()}))
