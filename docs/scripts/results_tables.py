@@ -239,7 +239,7 @@ def mnist_plot(runs: list[dict], path: str) -> None:
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
         ax.set_xlabel("compression ratio over float32 (every byte of the archive)")
         ax.set_ylabel("test accuracy (%); lines: float32 networks")
-        ax.set_title(f"{name} on MNIST, {len(runs)} seed(s); stars: papers (grey: Han et al.)")
+        ax.set_title(f"{name} on MNIST, {len(floats)} seed(s); stars: papers (grey: Han et al.)")
         ax.grid(alpha=0.3, which="both")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=6.5, loc="center right")
