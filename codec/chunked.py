@@ -120,7 +120,8 @@ def decode_chunks(blob, parsed: container.ParsedStream) -> np.ndarray:
     limit = float(np.finfo(dtype).max)
     out = np.empty(n, dtype)
     n_pad = -(-n // qz.block_size) * qz.block_size
-    group = group_chunks(qz.streams_per_chunk)
+    # A quantizer that is not chunk-local (TCQ) is handled in one piece, as when encoding.
+    group = group_chunks(qz.streams_per_chunk) if qz.chunk_local else max(len(parsed.chunks), 1)
     for c in range(0, len(parsed.chunks), group):
         stop = min(c + group, len(parsed.chunks))
         points = decode_points(blob, parsed, c, stop)
