@@ -23,7 +23,7 @@ from .commands import (
     selection,
     target_kwargs,
 )
-from .formats import atomic_file
+from .formats import atomic_file, emit
 
 # ---------------------------------------------------------------------------
 # rd: a tensor's rate–distortion curve against theory
@@ -94,12 +94,12 @@ def rd(args) -> int:
         "records": records,
     }
     if args.json:
-        print(json.dumps(result, indent=1, default=_json_default))
+        emit(json.dumps(result, indent=1, default=_json_default))
     else:
         sample = f" (a random sample of {values.size:,})" if values.size < n_all else ""
-        print(f"{args.input}: tensor {entry.name!r}, {n_all:,} elements{sample}, "
+        emit(f"{args.input}: tensor {entry.name!r}, {n_all:,} elements{sample}, "
               f"variance {var:.4g}" + (f", h = {h:.3f} bit" if h is not None else ""))  # fmt: skip
-        print("rates: bits per element of the real bytes; reference: the Shannon lower bound "
+        emit("rates: bits per element of the real bytes; reference: the Shannon lower bound "
               "of the data at the measured MSE; Gaussian: R(D) of a Gaussian of that variance")  # fmt: skip  # noqa: E501
         _print_table(
             ["config", "target", "bits/el", "SNR dB", "reference", "gap bits", "Gaussian", "s"],
@@ -120,7 +120,7 @@ def rd(args) -> int:
     if not args.no_plot:
         plot = args.plot or Path(f"{args.input.name.split('.')[0]}.rd.png")
         wrote = _rd_plot(plot, result, args.force)
-        print(f"plot: {plot}" if wrote else "plot: skipped (matplotlib is not installed)")
+        emit(f"plot: {plot}" if wrote else "plot: skipped (matplotlib is not installed)")
     return 0
 
 
@@ -250,10 +250,10 @@ def bench(args) -> int:
             }
         )
     if args.json:
-        print(json.dumps({"file": str(args.input), "target": target, "results": rows}, indent=1))
+        emit(json.dumps({"file": str(args.input), "target": target, "results": rows}, indent=1))
         return 0
     tgt = "library default (MSE = var/256)" if target is None else f"{target[0]} {target[1]:g}"
-    print(f"{args.input}: {_fmt_bytes(orig_bytes)}, {_fmt_bytes(raw_bytes)} stored losslessly; "
+    emit(f"{args.input}: {_fmt_bytes(orig_bytes)}, {_fmt_bytes(raw_bytes)} stored losslessly; "
           f"target {tgt}; ratio counts every byte, bits/el and SNR the coded tensors")  # fmt: skip  # noqa: E501
     _print_table(
         ["config", "ratio", "bits/el", "SNR dB", "encode s", "decode s"],

@@ -21,7 +21,7 @@ from ..checkpoint import (
     float_values,
 )
 from . import formats
-from .formats import InputError, atomic_file, atomic_files, open_source
+from .formats import InputError, atomic_file, atomic_files, emit, open_source
 
 
 class Failure(Exception):
@@ -291,7 +291,7 @@ def compress(args) -> int:
     snr = _aggregate_snr(coded)
     if snr is not None:
         line += f", SNR of the coded tensors {snr:.1f} dB"
-    print(line)
+    emit(line)
     return 0
 
 
@@ -388,7 +388,7 @@ def decompress(args) -> int:
     n_bf16 = sum(t["dtype"] == "bfloat16" for t in reader.tensors)
     note = f" (bfloat16 written as float32: {fmt} has no bfloat16)" if n_bf16 and fmt in (
         "npz", "npy") else ""  # fmt: skip
-    print(f"{args.output}: {len(specs)} tensors, {fmt}{note}")
+    emit(f"{args.output}: {len(specs)} tensors, {fmt}{note}")
     return 0
 
 
@@ -485,13 +485,13 @@ def info(args) -> int:
         header = reader.header
         version = "{}.{}".format(*reader.version)
     if args.json:
-        print(json.dumps({"file": str(path), "format_version": version, "header": header,
+        emit(json.dumps({"file": str(path), "format_version": version, "header": header,
                           "tensors": rows, "total": total}, indent=1))  # fmt: skip
         return 0
     opts = header.get("options", {})
-    print(f"{path}: rdcodec checkpoint {version}, from {header.get('format')} "
+    emit(f"{path}: rdcodec checkpoint {version}, from {header.get('format')} "
           f"({header.get('source')}), {header.get('created_by')}")  # fmt: skip
-    print(f"options: {json.dumps(opts, separators=(',', ':'))}")
+    emit(f"options: {json.dumps(opts, separators=(',', ':'))}")
     _print_table(
         ["name", "dtype", "shape", "quantizer", "bits/el", "ratio", "SNR dB"],
         [
@@ -508,7 +508,7 @@ def info(args) -> int:
         ],
     )
     snr = total["snr_db"]
-    print(
+    emit(
         f"total: {total['tensors']} tensors ({total['coded']} coded), "
         f"{_fmt_bytes(total['original_bytes'])} -> {_fmt_bytes(total['file_bytes'])} "
         f"({total['ratio']:.2f}x)" + (f", SNR of the coded tensors {snr:.1f} dB" if snr else "")
@@ -531,7 +531,7 @@ def _info_other(path, magic, args) -> int:
             out = api.inspect(data).to_dict()
     except api_errors() as exc:
         raise Failure(f"{path}: {exc}") from exc
-    print(json.dumps(out, indent=1, default=str))
+    emit(json.dumps(out, indent=1, default=str))
     return 0
 
 
@@ -547,7 +547,7 @@ def _print_table(head, rows):
             str(c).rjust(w) if right[i] else str(c).ljust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=False))
         ]
-        print("  ".join(cells).rstrip())
+        emit("  ".join(cells).rstrip())
 
 
 # ---------------------------------------------------------------------------

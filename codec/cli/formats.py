@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import struct
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -46,6 +47,11 @@ _ST_DTYPES = {
 }  # fmt: skip
 _ST_CODES = {v: k for k, v in _ST_DTYPES.items()}
 MAX_ST_HEADER = 100 << 20
+
+
+def emit(text: str) -> None:
+    """Write one line of the command's output to standard output (its report, not a log)."""
+    sys.stdout.write(text + "\n")
 
 
 class InputError(Exception):
