@@ -43,32 +43,51 @@ def encode_chunks(
 ) -> bytes:
     """The stream of ``flat`` (any float dtype, unpadded) quantized by ``quantizer``."""
     names = coder_candidates(coder)
-    block = quantizer.block_size
-    n_pad = -(-flat.size // block) * block
-    # Group sizes follow the thread count, so only chunk-local quantizers may be grouped:
-    # the bytes never depend on the number of threads.
-    span = (
-        chunk * group_chunks(quantizer.streams_per_chunk)
-        if quantizer.chunk_local
-        else max(n_pad, 1)
-    )
+    n_pad = -(-flat.size // quantizer.block_size) * quantizer.block_size
+    span = group_span(quantizer, chunk, n_pad)
     chunks = []
     for a in range(0, n_pad, span):
         b = min(a + span, n_pad)
-        x = _float64_slice(flat, a, b)
         w = None if weights is None else _float64_slice(weights, a, b)
-        points = quantizer.quantize(x, chunk, w, a)
-        del x, w  # each intermediate goes as soon as the next exists: the peak is two of them
-        symbols, offsets = quantizer.to_streams(points, chunk)
-        del points
-        chunks.extend(code_streams(symbols, offsets, quantizer.streams_per_chunk, names))
-        del symbols
+        # no name keeps the float64 slice here: encode_group drops it once it has the indices
+        chunks.extend(encode_group(quantizer, _float64_slice(flat, a, b), chunk, a, names, w))
     layout = container.Layout(tuple(shape), dtype, chunk, len(chunks))
     return container.pack(layout, quantizer, chunks)
 
 
-def decode_points(blob, parsed: container.ParsedStream, first_chunk: int, stop_chunk: int):
-    """The indices of chunks ``first_chunk .. stop_chunk - 1`` (payload CRCs already checked)."""
+def group_span(quantizer: Quantizer, chunk: int, n_pad: int, max_chunks: int | None = None):
+    """Padded elements encoded or decoded together: a few whole chunks, or all of them.
+
+    Group sizes follow the thread count, so only chunk-local quantizers may be
+    grouped: the bytes never depend on the number of threads. ``max_chunks``
+    caps the group (codec/streaming.py bounds its memory with it).
+    """
+    if not quantizer.chunk_local:
+        return max(n_pad, 1)
+    group = group_chunks(quantizer.streams_per_chunk)
+    if max_chunks is not None:
+        group = max(1, min(group, max_chunks))
+    return chunk * group
+
+
+def encode_group(quantizer: Quantizer, x, chunk: int, first: int, names, weights=None):
+    """(coder id, payload) of each chunk of the padded float64 values ``x``, which start
+    at padded element ``first`` (a multiple of ``chunk``)."""
+    points = quantizer.quantize(x, chunk, weights, first)
+    del x, weights  # each intermediate goes as soon as the next exists: the peak is two of them
+    symbols, offsets = quantizer.to_streams(points, chunk)
+    del points
+    return code_streams(symbols, offsets, quantizer.streams_per_chunk, names)
+
+
+def decode_points(
+    blob, parsed: container.ParsedStream, first_chunk: int, stop_chunk: int, *, base: int = 0
+):
+    """The indices of chunks ``first_chunk .. stop_chunk - 1`` (payload CRCs already checked).
+
+    ``blob`` holds the stream from its byte ``base`` on (a streaming reader
+    passes just the group's payloads).
+    """
     layout, qz = parsed.layout, parsed.quantizer
     ce, per = layout.chunk_elements, qz.streams_per_chunk
     n_pad = -(-layout.n_elements // qz.block_size) * qz.block_size
@@ -80,7 +99,8 @@ def decode_points(blob, parsed: container.ParsedStream, first_chunk: int, stop_c
     starts = np.empty_like(counts)
     lengths = np.empty_like(counts)
     for k, entry in enumerate(entries):
-        cnt, st, ln = container.unpack_streams(buf, entry.offset, entry.offset + entry.length)
+        start = entry.offset - base
+        cnt, st, ln = container.unpack_streams(buf, start, start + entry.length)
         if not qz.stream_counts_ok(cnt, min(ce, n_pad - (first_chunk + k) * ce)):
             raise CorruptStreamError(
                 f"chunk {first_chunk + k}: stream sizes do not match the chunk"
@@ -115,24 +135,33 @@ def decode_points(blob, parsed: container.ParsedStream, first_chunk: int, stop_c
 def decode_chunks(blob, parsed: container.ParsedStream) -> np.ndarray:
     """The decoded array, group of chunks by group of chunks, written into the output."""
     layout, qz = parsed.layout, parsed.quantizer
-    n, ce = layout.n_elements, layout.chunk_elements
-    dtype = FLOAT_DTYPES[layout.dtype]
-    limit = float(np.finfo(dtype).max)
-    out = np.empty(n, dtype)
-    n_pad = -(-n // qz.block_size) * qz.block_size
+    out = np.empty(layout.n_elements, FLOAT_DTYPES[layout.dtype])
+    n_pad = -(-layout.n_elements // qz.block_size) * qz.block_size
     # A quantizer that is not chunk-local (TCQ) is handled in one piece, as when encoding.
-    group = group_chunks(qz.streams_per_chunk) if qz.chunk_local else max(len(parsed.chunks), 1)
+    group = -(-group_span(qz, layout.chunk_elements, n_pad) // layout.chunk_elements)
     for c in range(0, len(parsed.chunks), group):
         stop = min(c + group, len(parsed.chunks))
-        points = decode_points(blob, parsed, c, stop)
-        n_group = min(stop * ce, n_pad) - c * ce
-        per_chunk = points.size * ce // n_group  # indices per chunk (VQ: not one per element)
-        for k in range(c, stop):  # one chunk's float64 values at a time
-            lo, hi = (k - c) * per_chunk, min((k - c + 1) * per_chunk, points.size)
-            values = qz.dequantize(points[lo:hi], ce, k * ce)
-            np.clip(values, -limit, limit, out=values)
-            a = k * ce
-            b = min(a + values.size, n)
-            out[a:b] = values[: b - a]
-        del points
+        decode_group(decode_points(blob, parsed, c, stop), parsed, c, stop, out)
     return out.reshape(layout.shape)
+
+
+def decode_group(points, parsed: container.ParsedStream, c: int, stop: int, out) -> None:
+    """Write the values of chunks ``c .. stop - 1`` (their indices: ``points``) into the
+    flat output ``out``, one chunk's float64 values at a time.
+
+    ``out`` is the whole flat output, or any array-like that takes slices of it
+    by absolute element positions (codec/streaming.py passes a window).
+    """
+    layout, qz = parsed.layout, parsed.quantizer
+    n, ce = layout.n_elements, layout.chunk_elements
+    limit = float(np.finfo(FLOAT_DTYPES[layout.dtype]).max)
+    n_pad = -(-n // qz.block_size) * qz.block_size
+    n_group = min(stop * ce, n_pad) - c * ce
+    per_chunk = points.size * ce // n_group  # indices per chunk (VQ: not one per element)
+    for k in range(c, stop):
+        lo, hi = (k - c) * per_chunk, min((k - c + 1) * per_chunk, points.size)
+        values = qz.dequantize(points[lo:hi], ce, k * ce)
+        np.clip(values, -limit, limit, out=values)
+        a = k * ce
+        b = min(a + values.size, n)
+        out[a:b] = values[: b - a]

@@ -108,15 +108,38 @@ def pack(layout: Layout, quantizer: Quantizer, chunks: list[tuple[int, bytes]]) 
 
 def pack_fields(fields: bytes, extras: bytes, chunks: list[tuple[int, bytes]]) -> bytes:
     """:func:`pack` with the header fields already encoded (tests use it to forge headers)."""
+    table = pack_table([chunk_entry(cid, payload) for cid, payload in chunks])
+    parts = [pack_header(fields, extras), table]
+    parts.extend(payload for _, payload in chunks)
+    return b"".join(parts)
+
+
+def pack_header(fields: bytes, extras: bytes) -> bytes:
+    """Magic, version, header section and its CRC: the bytes before the chunk table.
+
+    A streaming writer (codec/streaming.py) writes them first, then the chunk
+    table (once the payloads are known: :func:`pack_table`), then the payloads.
+    """
     head = U32.pack(len(fields)) + fields + extras
     if len(head) > MAX_HEADER_BYTES:
         raise ValueError("header too large (codebook or shape too big for the container)")
-    table = b"".join(
-        CHUNK_ENTRY.pack(cid, len(payload), zlib.crc32(payload)) for cid, payload in chunks
-    )
-    parts = [pack_head(MAGIC, FORMAT_MAJOR, FORMAT_MINOR, head), table, U32.pack(zlib.crc32(table))]
-    parts.extend(payload for _, payload in chunks)
-    return b"".join(parts)
+    return pack_head(MAGIC, FORMAT_MAJOR, FORMAT_MINOR, head)
+
+
+def chunk_entry(coder_id: int, payload) -> tuple[int, int, int]:
+    """The chunk table entry ``(coder id, payload length, payload CRC-32)`` of a payload."""
+    return coder_id, len(payload), zlib.crc32(payload)
+
+
+def pack_table(entries: list[tuple[int, int, int]]) -> bytes:
+    """The chunk table (``CHUNK_ENTRY`` per chunk) followed by its CRC-32."""
+    table = b"".join(CHUNK_ENTRY.pack(*entry) for entry in entries)
+    return table + U32.pack(zlib.crc32(table))
+
+
+def table_bytes(n_chunks: int) -> int:
+    """Size of the chunk table of ``n_chunks`` chunks, its CRC included."""
+    return CHUNK_ENTRY.size * n_chunks + 4
 
 
 # ---------------------------------------------------------------------------
@@ -138,10 +161,27 @@ def parse(blob) -> ParsedStream:
     CorruptStreamError
         A checksum, length or header field is invalid, or bytes follow the last chunk.
     """
+    layout, quantizer, table_start, version = parse_header(blob)
+    mv = memoryview(blob).cast("B")
+    chunks = read_chunk_table(mv, table_start, layout.n_chunks)
+    offset = chunks[-1].offset + chunks[-1].length if chunks else table_start + 4
+    if len(mv) < offset:
+        raise TruncatedStreamError(
+            f"stream ends inside chunk payloads ({len(mv)} of {offset} bytes)"
+        )
+    if len(mv) > offset:
+        raise CorruptStreamError(f"{len(mv) - offset} unexpected bytes after the last chunk")
+    return ParsedStream(layout, quantizer, chunks, version)
+
+
+def parse_header(blob) -> tuple[Layout, Quantizer, int, tuple[int, int]]:
+    """The framing and header of ``blob`` (which may stop after the header's CRC).
+
+    Returns ``(layout, quantizer, table_start, (major, minor))``; raises like :func:`parse`.
+    """
     head = read_head(
         blob, MAGIC, what="rdcodec stream", major=FORMAT_MAJOR, max_body=MAX_HEADER_BYTES
     )
-    mv = memoryview(blob).cast("B")
     if len(head.body) < 4:
         raise CorruptStreamError(f"invalid header length {len(head.body)}")
     (jlen,) = U32.unpack_from(head.body, 0)
@@ -158,26 +198,28 @@ def parse(blob) -> ParsedStream:
     if not fields.at_end():
         raise CorruptStreamError("unexpected bytes after the header fields")
     _check_layout(layout, quantizer.block_size)
+    return layout, quantizer, head.end, (head.major, head.minor)
 
-    table_start = head.end
-    table_end = table_start + CHUNK_ENTRY.size * layout.n_chunks
+
+def read_chunk_table(mv, start: int, n_chunks: int, *, at: int | None = None):
+    """The ``n_chunks`` entries of the chunk table found at ``mv[start:]`` (CRC checked).
+
+    Payload offsets are absolute in the stream: the table sits at offset ``at``
+    of the stream (default ``start``, when ``mv`` is the stream itself) and the
+    payloads follow it.
+    """
+    table_end = start + CHUNK_ENTRY.size * n_chunks
     need(mv, table_end + 4, "chunk table")
     (crc,) = U32.unpack_from(mv, table_end)
-    if zlib.crc32(mv[table_start:table_end]) != crc:
+    if zlib.crc32(mv[start:table_end]) != crc:
         raise CorruptStreamError("chunk table checksum mismatch")
     chunks = []
-    offset = table_end + 4
-    for c in range(layout.n_chunks):
-        cid, length, ccrc = CHUNK_ENTRY.unpack_from(mv, table_start + CHUNK_ENTRY.size * c)
+    offset = (start if at is None else at) + table_bytes(n_chunks)
+    for c in range(n_chunks):
+        cid, length, ccrc = CHUNK_ENTRY.unpack_from(mv, start + CHUNK_ENTRY.size * c)
         chunks.append(ChunkEntry(cid, offset, length, ccrc))
         offset += length
-    if len(mv) < offset:
-        raise TruncatedStreamError(
-            f"stream ends inside chunk payloads ({len(mv)} of {offset} bytes)"
-        )
-    if len(mv) > offset:
-        raise CorruptStreamError(f"{len(mv) - offset} unexpected bytes after the last chunk")
-    return ParsedStream(layout, quantizer, tuple(chunks), (head.major, head.minor))
+    return tuple(chunks)
 
 
 def verify_payloads(blob, parsed: ParsedStream) -> None:
