@@ -15,6 +15,7 @@ from . import errors  # noqa: E402
 from .api import StreamInfo, decode, encode, inspect, quantize  # noqa: E402
 from .archive import load, save  # noqa: E402
 from .quantized import QuantizedArray  # noqa: E402
+from .streaming import Decoder, Encoder  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -28,5 +29,17 @@ __all__ = [
     "errors",
     "QuantizedArray",
     "StreamInfo",
+    "Encoder",
+    "Decoder",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    """``codec.zarr`` and ``codec.dask`` on first use: they import the optional ``scale``
+    extra (zarr, numcodecs, dask), which ``import codec`` never loads."""
+    if name in ("zarr", "dask"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

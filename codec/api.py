@@ -18,7 +18,12 @@ import numpy as np
 
 from . import container
 from .chunked import decode_chunks, encode_chunks
-from .options import DEFAULT_CHUNK_ELEMENTS, EncodeOptions, as_float_array
+from .options import (
+    DEFAULT_CHUNK_ELEMENTS,
+    EncodeOptions,
+    as_float_array,
+    check_finite_values,
+)
 from .quantized import (
     QuantizedArray,
     chunk_coder_name,
@@ -209,16 +214,28 @@ class _Call:
     design_weights: np.ndarray | None
 
     @classmethod
-    def prepare(cls, x, options: dict) -> _Call:
-        arr = as_float_array(x)
+    def prepare(cls, x, options: dict, *, check_finite: bool = True) -> _Call:
+        """Validate ``x`` and ``options`` and make the designer.
+
+        ``check_finite=False`` scans for NaN/Inf only the values the design reads
+        (the sample, or a small array whole): the streaming writer checks the
+        rest piece by piece, so a memory-mapped input is read once.
+        """
+        arr = as_float_array(x, check_finite=check_finite)
         opts = EncodeOptions.parse(arr.shape, options)
         flat = np.ascontiguousarray(arr).reshape(-1)
         designer = opts.make_designer(flat, arr.dtype.name)
         chunk = opts.chunk_elements(designer.block_size)
         if opts.exact or flat.size <= 2 * chunk:
+            if not check_finite:
+                check_finite_values(arr)
             return cls(arr, opts, flat, designer, chunk, None, None)
         positions = sample_positions(flat.size, chunk, designer.block_size)
         sample = flat[positions].astype(np.float64)
+        if not check_finite and not np.isfinite(sample).all():
+            # the rest is checked by the caller as it reads it (codec/streaming.py)
+            i = int(positions[np.flatnonzero(~np.isfinite(sample))[0]])
+            check_finite_values(flat[i : i + 1], first=i, shape=arr.shape)
         weights = None if opts.weights is None else opts.weights[positions]
         on_sample = opts.make_designer(sample, arr.dtype.name, weights=weights)
         return cls(arr, opts, flat, on_sample, chunk, sample, weights)

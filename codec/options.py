@@ -23,8 +23,13 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 20
 SHARED_TARGETS = ("rate", "distortion")
 
 
-def as_float_array(x) -> np.ndarray:
-    """``x`` as a float16/32/64 array without NaN or Inf (TypeError/ValueError otherwise)."""
+def as_float_array(x, *, check_finite: bool = True) -> np.ndarray:
+    """``x`` as a float16/32/64 array without NaN or Inf (TypeError/ValueError otherwise).
+
+    ``check_finite=False`` checks the dtype only: a streaming writer checks each
+    piece as it reads it (:func:`check_finite`) instead of scanning a memory-mapped
+    array twice.
+    """
     arr = np.asarray(x)
     if arr.dtype.kind == "c":
         raise TypeError("complex arrays are not supported; encode the real and imaginary parts")
@@ -33,11 +38,25 @@ def as_float_array(x) -> np.ndarray:
             f"expected a float16, float32 or float64 array, got dtype {arr.dtype}; "
             "convert it with x.astype(np.float32) first"
         )
+    if check_finite:
+        check_finite_values(arr)
+    return arr
+
+
+def check_finite_values(arr: np.ndarray, *, first: int = 0, shape=None) -> None:
+    """ValueError naming the first NaN or Inf of ``arr``.
+
+    ``arr`` may be the flat piece of a bigger array of ``shape`` that starts at
+    flat element ``first``: the message names the index in that array.
+    """
     bad = ~np.isfinite(arr)
     if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"x contains NaN or Inf; the first is at index {first}: {arr[first]}")
-    return arr
+        where = np.argwhere(bad)[0]
+        value = arr[tuple(where)]
+        if shape is not None:
+            where = np.unravel_index(first + int(where[0]), shape)
+        at = tuple(int(i) for i in where)
+        raise ValueError(f"x contains NaN or Inf; the first is at index {at}: {value}")
 
 
 def positive_finite(name: str, value) -> float:
