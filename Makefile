@@ -13,7 +13,7 @@ $(VENV)/bin/python:
 
 $(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt
 	$(PIP) install --quiet --upgrade pip setuptools wheel
-	$(PIP) install --quiet -c constraints.txt -e ".[test,torch,plot]"
+	$(PIP) install --quiet -c constraints.txt -e ".[test,torch,plot,scale]"
 	touch $(STAMP)
 
 venv: $(STAMP)
