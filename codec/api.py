@@ -24,6 +24,7 @@ from .options import (
     as_float_array,
     check_finite_values,
 )
+from .pages import gather
 from .quantized import (
     QuantizedArray,
     chunk_coder_name,
@@ -231,7 +232,7 @@ class _Call:
                 check_finite_values(arr)
             return cls(arr, opts, flat, designer, chunk, None, None)
         positions = sample_positions(flat.size, chunk, designer.block_size)
-        sample = flat[positions].astype(np.float64)
+        sample = gather(flat, positions)  # a memmap's pages are handed back run by run
         if not check_finite and not np.isfinite(sample).all():
             # the rest is checked by the caller as it reads it (codec/streaming.py)
             i = int(positions[np.flatnonzero(~np.isfinite(sample))[0]])

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import io
 import math
-import mmap
 import os
 import zlib
 
@@ -41,6 +40,7 @@ from .chunked import decode_group, decode_points, encode_group, group_span
 from .errors import CorruptStreamError, TruncatedStreamError
 from .framing import HEAD_BYTES, U32
 from .options import DEFAULT_CHUNK_ELEMENTS, as_float_array, check_finite_values
+from .pages import FOLIO_MARGIN, release_pages
 from .quantized import FLOAT_DTYPES, QuantizedArray, coder_candidates
 
 #: Padded elements per group of chunks at most (4 default chunks: about 100 MB of work).
@@ -63,34 +63,6 @@ def _seekable(f) -> bool:
         return bool(f.seekable())
     except (AttributeError, OSError, ValueError):
         return False
-
-
-def release_pages(view: np.ndarray) -> None:
-    """Drop the pages of ``view`` from this process's resident set, if it lies in a shared
-    file mapping (an ``np.memmap`` in mode ``'r'``, ``'r+'`` or ``'w+'``); else nothing.
-
-    ``MADV_DONTNEED`` on a shared file mapping only unmaps: the data stays in the
-    page cache and the file (dirty pages are written back as usual). It would
-    discard a private (copy-on-write, mode ``'c'``) mapping's changes, so those
-    are left alone.
-    """
-    memmap_mode, obj = None, view
-    while isinstance(obj, np.ndarray):
-        if isinstance(obj, np.memmap) and memmap_mode is None:
-            memmap_mode = getattr(obj, "mode", None)
-        obj = obj.base
-    if (
-        not isinstance(obj, mmap.mmap)
-        or memmap_mode not in ("r", "r+", "w+")
-        or not hasattr(mmap, "MADV_DONTNEED")
-        or view.size == 0
-    ):
-        return
-    start = np.frombuffer(obj, np.uint8).ctypes.data  # the mapping's first byte
-    lo = view.ctypes.data - start
-    lo -= lo % mmap.PAGESIZE
-    hi = min(view.ctypes.data - start + view.nbytes, len(obj))
-    obj.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
 def _flat_view(values) -> np.ndarray:
@@ -175,7 +147,7 @@ class Encoder:
 
     def __init__(self, file, *, design=None, shape=None, dtype=None, **options):
         for name in ("weights", "exact"):
-            if options.get(name) not in (None, False):
+            if options.get(name) is not None and options.get(name) is not False:
                 raise ValueError(f"{name}= needs the whole array in memory; use codec.encode")
         self.shape, self.dtype = _shape_and_dtype(design, shape, dtype)
         self.n_elements = math.prod(self.shape)
@@ -263,7 +235,7 @@ class Encoder:
             if piece.dtype.name != self.dtype:  # as codec.encode of the array in its dtype
                 piece = piece.astype(self.dtype)
             self._buffer[self._fill : self._fill + take] = piece
-            release_pages(flat[pos : pos + take])
+            release_pages(flat[pos : pos + take], margin=FOLIO_MARGIN)
             self._fill += take
             self._written += take
             pos += take
