@@ -123,7 +123,8 @@ class RDCodec(Codec):
         for bad in ("weights", "exact"):
             if bad in options:
                 raise ValueError(f"{bad}= does not apply per chunk; use codec.encode")
-        EncodeOptions.parse((0,), {**options, "seed": seed})  # names, types and values
+        # names, types and values of the options, and the quantizer's own (e.g. lattice=)
+        EncodeOptions.parse((0,), {**options, "seed": seed}).make_designer(np.zeros(0), "float64")
         try:
             json.dumps(options)
         except TypeError as exc:

@@ -48,3 +48,30 @@ def test_importing_codec_loads_none_of_them():
     code = f"import sys, codec, codec.cli; print([m for m in {FORBIDDEN!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+OPTIONAL = ("zarr", "numcodecs", "dask", "distributed")  # the `scale` extra
+ADAPTERS = {"zarr.py": {"zarr", "numcodecs"}, "dask.py": {"dask"}}
+
+
+def test_only_the_adapters_import_the_scale_extra():
+    """codec/zarr.py and codec/dask.py may import the optional `scale` extra; nothing
+    else in codec does, so the core installs and runs without it."""
+    offenders = {}
+    for p in CODEC_DIR.rglob("*.py"):
+        found = _imported_roots(p, module_level_only=False) & set(OPTIONAL)
+        allowed = ADAPTERS.get(p.name, set()) if p.parent == CODEC_DIR else set()
+        if found - allowed:
+            offenders[str(p.relative_to(CODEC_DIR))] = sorted(found - allowed)
+    assert offenders == {}
+
+
+def test_importing_codec_loads_no_scale_extra_until_asked():
+    code = (
+        "import sys, codec, codec.cli\n"
+        f"print([m for m in {OPTIONAL!r} if m in sys.modules])\n"
+        "codec.zarr\n"
+        "print('zarr' in sys.modules, 'dask' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True False"]
