@@ -40,8 +40,8 @@ def sample_blocks(darr, n_blocks: int = DEFAULT_SAMPLE_CHUNKS) -> list[np.ndarra
     --------
     >>> import dask.array as da
     >>> x = da.arange(100.0, chunks=10)
-    >>> [b[0] for b in sample_blocks(x, 3)]
-    [0.0, 50.0, 90.0]
+    >>> [float(b[0]) for b in sample_blocks(x, 3)]
+    [0.0, 40.0, 90.0]
     """
     if not isinstance(n_blocks, int) or n_blocks < 1:
         raise ValueError(f"n_blocks must be a positive integer, got {n_blocks!r}")
@@ -89,7 +89,7 @@ def choose_step(darr, rate: float, *, sample_chunks: int = DEFAULT_SAMPLE_CHUNKS
     >>> import dask.array as da
     >>> x = da.random.default_rng(0).standard_normal(1 << 16, chunks=1 << 14)
     >>> step = choose_step(x, 4.0, lattice="E8")
-    >>> 0.05 < step < 0.2
+    >>> 0.2 < step < 0.35  # E8 at 4 bits on a unit Gaussian
     True
     """
     if isinstance(rate, bool) or not (isinstance(rate, int | float) and rate > 0):

@@ -434,10 +434,11 @@ class Decoder:
         Examples
         --------
         >>> import io, numpy as np, codec
-        >>> blob = codec.encode(np.ones((3, 4), np.float32), step=0.5)
+        >>> blob = codec.encode(np.ones((3, 4), np.float32), step=0.01)
         >>> out = np.empty((3, 4), np.float32)
-        >>> codec.Decoder(io.BytesIO(blob)).read_into(out); float(out.mean())
-        1.0
+        >>> codec.Decoder(io.BytesIO(blob)).read_into(out)
+        >>> bool(np.array_equal(out, codec.decode(blob)))
+        True
         """
         if not isinstance(out, np.ndarray) or not out.flags.writeable:
             raise TypeError("out must be a writable numpy array (e.g. an np.memmap, mode 'w+')")
