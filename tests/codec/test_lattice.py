@@ -143,7 +143,7 @@ def test_dither_error_uniform_and_input_independent(name):
 
 
 def test_generator_dither_is_input_independent_where_cube_is_not():
-    """THEORY: for E8 a cube dither is input dependent; the generator-matrix dither is not."""
+    """docs/theory.md, "Subtractive dither": for E8 a cube dither is input dependent; the generator-matrix dither is not."""
     lat = get_lattice("E8")
     n_blocks = 60_000
     rng = np.random.default_rng(1)
@@ -157,7 +157,7 @@ def test_generator_dither_is_input_independent_where_cube_is_not():
         g_gen = (e_gen**2).mean() / lat.G
         assert g_gen == pytest.approx(1.0, abs=0.01)
         if c == 0.0:
-            assert g_cube < 0.95  # THEORY.md measured 0.935
+            assert g_cube < 0.95  # docs/theory.md measured 0.935
 
 
 def test_dither_reproducible_from_seed():
