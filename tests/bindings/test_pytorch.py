@@ -480,6 +480,7 @@ def test_hessian_weighted_kmeans_uses_the_weights(trained):
 
     assert weighted(sd_a) <= weighted(sd_p) * 1.0001
     ecsq = bp.compress_model(net, quantizer="ecsq", hessian="adam", optimizer=opt, distortion=1e-3)
+    print("PROBE", ecsq.ratio, [(l.name, l.store, l.mse, l.bits_per_weight) for l in ecsq.layers])
     assert ecsq.n_bytes > 0
 
 

@@ -143,7 +143,8 @@ def test_dither_error_uniform_and_input_independent(name):
 
 
 def test_generator_dither_is_input_independent_where_cube_is_not():
-    """docs/theory.md, "Subtractive dither": for E8 a cube dither is input dependent; the generator-matrix dither is not."""
+    """For E8 a cube dither is input dependent; the generator-matrix dither is not
+    (docs/theory.md, "Subtractive dither")."""
     lat = get_lattice("E8")
     n_blocks = 60_000
     rng = np.random.default_rng(1)

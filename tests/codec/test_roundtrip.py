@@ -150,8 +150,9 @@ def test_save_and_load_archive(tmp_path):
     # holds at least the coded bits its per-record stats announce.
     codec.save(tmp_path / "again.rdc", arrays, lattice="D4", step=0.01)
     data = (tmp_path / "m.rdc").read_bytes()
-    assert hashlib.sha256(data).digest() == hashlib.sha256(
-        (tmp_path / "again.rdc").read_bytes()
-    ).digest()
+    assert (
+        hashlib.sha256(data).digest()
+        == hashlib.sha256((tmp_path / "again.rdc").read_bytes()).digest()
+    )
     coded_bits = sum(stats[k]["bits_per_element"] * np.size(v) for k, v in arrays.items())
     assert 0 < coded_bits <= 8 * len(data)
