@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= fast
 
-.PHONY: venv test demo demo-minilm repro-mnist bench bench-peers docs lint clean
+.PHONY: venv test demo demo-minilm repro-mnist bench bench-peers docs lint clean planted
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PY) -m pytest -n 2 --timeout 900 tests
+
+# Planted bugs (issue 18): each one applied to a copy of the project with an empty Numba
+# cache; which tests fail goes to benchmarks/results/planted.json and docs/testing.md.
+planted: $(STAMP)
+	$(PY) -m tests.planted.run --markdown docs/testing.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,14 @@
 """Entropy coders: Huffman (2), LZW (3), adaptive arithmetic (4), and the static range coder (1).
 
-Round trips, coding bounds from THEORY.md, byte-exact reference encoders
+Round trips, coding bounds from docs/theory.md, byte-exact reference encoders
 written from docs/format.md §5, parallel batches, and fuzzing.
+
+The byte-exact references below use the PRODUCTION model tables
+(``tokens.choose_mapping``, ``range_coder.normalize_frequencies``,
+``huffman_code_lengths``): a byte match pins the layout and the coding loops,
+not the quality of the model. The models are checked by independent oracles in
+test_coder_oracle.py (own stream parser, own optimal 16-bit table, own heap
+Huffman and package-merge).
 """
 
 import heapq
@@ -334,6 +341,8 @@ def test_huffman_payload_within_one_bit_of_entropy(x, shape):
         return
     blob = get_coder("huffman").encode(x)
     counts = np.unique(x, return_counts=True)[1]
+    # Production lengths: this pins the stream = table + payload layout; the payload's
+    # optimality against independent constructions is in test_coder_oracle.py.
     lengths = huffman_code_lengths(counts)
     payload = int((counts * lengths).sum())
     # The stream holds exactly the table and the payload bits, zero-padded to a byte.
@@ -391,6 +400,7 @@ def _bits_to_bytes(bits):
 
 
 def _tokens(x):
+    # Production mapping choice (median estimate): shared, see the module docstring.
     offset, use_zz = tokens.choose_mapping(x)
     us = [int(tokens.to_unsigned(v, offset, use_zz)) for v in x]
     toks = []
@@ -405,6 +415,8 @@ def _tokens(x):
 
 
 def reference_huffman(x):
+    """Huffman bytes from §5 with production's code lengths (their optimality is checked
+    against a heap Huffman / package-merge oracle in test_coder_oracle.py)."""
     toks, head = _tokens(x)
     alphabet = max(t for t, _, _ in toks) + 1
     counts = np.bincount([t for t, _, _ in toks], minlength=alphabet)
@@ -455,7 +467,11 @@ def reference_lzw(x):
 
 
 def reference_range_coder(x):
-    """The static range coder's bytes with the coding loop of §5 in exact integers."""
+    """The static range coder's bytes with the coding loop of §5 in exact integers.
+
+    The frequency table is production's ``normalize_frequencies`` (byte-exactness
+    needs the same table); its quality is tested in test_coder_oracle.py.
+    """
     toks, head = _tokens(x)
     counts = np.bincount([t for t, _, _ in toks])
     freq = range_coder.normalize_frequencies(counts, range_coder.PROB_BITS)

@@ -44,7 +44,14 @@ def test_round_trip_any_int64(x):
 
 @given(hnp.arrays(np.int64, st.integers(1, 5000), elements=st.integers(-20, 20)))
 def test_static_bound(x):
-    """total bits <= n·H + model bits + 32 (the model = the bytes before the coded data)."""
+    """total bits <= n·H + model bits + 32 (the model = the bytes before the coded data).
+
+    The model bound is the format's worst case, not a slack: kind, offset (<= 10
+    bytes), flags, alphabet (<= 3 bytes), and per token of the span a gamma-coded
+    zero run and frequency (<= 2·17 bits each). The 16-bit table's KL and the
+    coder's truncation loss fit in the unused part of it on these short streams;
+    the tight per-part bounds are in test_coder_oracle.py.
+    """
     blob = coder.encode(x)
     if np.unique(x).size == 1:
         assert len(blob) <= 10
@@ -54,10 +61,8 @@ def test_static_bound(x):
     assert 8 * len(blob) <= entropy_bits(x) + model_bits + 32
 
 
-def test_near_entropy_on_large_stream():
-    x = ADVERSARIAL["gaussian"]
-    bits = 8 * len(coder.encode(x)) / x.size
-    assert bits <= entropy_bits(x) / x.size + 0.01
+# The size of large streams against the empirical entropy, the stated model and the
+# coder's truncation loss (tight bounds, each justified) is in test_coder_oracle.py.
 
 
 def test_truncated_or_corrupt_streams_raise():

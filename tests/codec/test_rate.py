@@ -1,4 +1,4 @@
-"""Operational rate–distortion on 2**20 Gaussian samples, on the real bytes (THEORY.md)."""
+"""Operational rate–distortion on 2**20 Gaussian samples, on the real bytes (docs/theory.md)."""
 
 import math
 

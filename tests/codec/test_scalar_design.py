@@ -2,7 +2,7 @@
 
 Oracles: brute force over every contiguous partition (tiny inputs), a naive
 O(K·n²) k-means DP and the unpruned O(n²) ECSQ DP (moderate inputs), and
-the Gaussian / Laplacian rate–distortion facts of THEORY.md.
+the Gaussian / Laplacian rate–distortion facts of docs/theory.md.
 """
 
 import itertools

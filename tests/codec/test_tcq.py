@@ -30,7 +30,7 @@ from codec.quantizers.tcq import (
     trellis_masks,
 )
 
-# Granular-gain table (THEORY.md): G = MSE / (2 step)^2 on a fine uniform input.
+# Granular-gain table (docs/theory.md): G = MSE / (2 step)^2 on a fine uniform input.
 G_TABLE = {4: 0.0662, 8: 0.0650, 16: 0.0639, 32: 0.0630, 64: 0.0623, 128: 0.0617, 256: 0.0612}
 
 

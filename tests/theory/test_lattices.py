@@ -1,4 +1,4 @@
-"""Lattice constants against their closed forms and the table in THEORY.md."""
+"""Lattice constants against their closed forms and the table in docs/theory.md."""
 
 import math
 
@@ -25,7 +25,7 @@ from theory import (
     unit_ball_volume,
 )
 
-# THEORY.md, "Lattices": name, dim, G, gain dB, 0.5*log2(2 pi e G), 0.5*log2(4 pi e G),
+# docs/theory.md, "Lattices": name, dim, G, gain dB, 0.5*log2(2 pi e G), 0.5*log2(4 pi e G),
 # each printed to the precision used there.
 THEORY_TABLE = [
     ("Z", 1, 0.0833333, 0.0, 0.2546, 0.7546),
@@ -63,7 +63,7 @@ def test_table_in_theory_md(row):
     assert abs(c.granular_gain_db - 10 * math.log10((1 / 12) / closed)) < 1e-7
     assert abs(c.ecdq_high_rate_redundancy - 0.5 * math.log2(2 * math.pi * math.e * closed)) < 1e-7
     assert abs(c.ecdq_redundancy_bound - 0.5 * math.log2(4 * math.pi * math.e * closed)) < 1e-7
-    # ... and the numbers as printed in THEORY.md.
+    # ... and the numbers as printed in docs/theory.md.
     for got, printed in [
         (c.G, g),
         (c.granular_gain_db, gain),
@@ -217,3 +217,21 @@ def test_lookup_errors():
     with pytest.raises(ValueError):
         unit_ball_volume(0)
     assert "leech" in lattice_names()
+
+
+def test_theory_md_prints_the_table_the_tests_check():
+    """docs/theory.md's lattice table holds exactly the numbers of THEORY_TABLE."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "theory.md").read_text(encoding="utf-8")
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("| ") and "|---" not in line and not line.startswith("| lattice")
+    ]
+    printed = {r[0].split()[0]: r for r in rows if len(r) == 6}
+    names = {"Z": "Z^n", "A2": "A2", "D4": "D4", "E8": "E8", "Leech": "Leech", "sphere": "sphere"}
+    for name, _, g, gain, hi_rate, any_rate in THEORY_TABLE:
+        row = printed[names[name]]
+        assert float(row[2].split()[-1]) == g, name
+        assert float(row[3]) == gain and float(row[4]) == hi_rate and float(row[5]) == any_rate
