@@ -257,7 +257,7 @@ def markdown(doc: dict) -> str:
     run, env = res.get("run", {}), doc["environment"]
     load = lambda key: ", ".join(f"{v:.1f}" for v in run.get(key, [])) or "?"  # noqa: E731
     lines = [
-        f"Run: `{run.get('command', 'benchmarks/vq.py')}`, {env['cpus']} vCPUs, "
+        f"Run: `{run.get('command', 'benchmarks/vq.py').strip()}`, {env['cpus']} vCPUs, "
         f"numba threads {env['numba_threads']}, load average {load('load_average_start')}"
         f" at its start and {load('load_average_end')} at its end, "
         f"{run.get('wall_s', float('nan')):.0f} s (other jobs shared the cores: times are "
