@@ -3,9 +3,11 @@
 Trains LeNet-5 (adapted to 8x8 inputs) on ``sklearn.datasets.load_digits``
 with a fixed split and seed, then compresses it with uniform + Huffman,
 k-means, Hessian-weighted k-means, ECSQ, and Z / D4 / E8 dithered lattices
-with arithmetic and LZW coding; first dense, then magnitude-pruned and
-retrained, with and without fine-tuning of the shared quantized values
-(and SLQ). Every ratio counts every byte of the archive (headers, codebooks,
+with arithmetic and LZW coding, learned vector quantizers (product and
+residual VQ, Gong et al. 2014) and ternary weights (TWN's threshold as is, and
+MLQ's incremental quantize-and-retrain, Xu et al. 2018); first dense, then
+magnitude-pruned and retrained, with and without fine-tuning of the shared
+quantized values (and SLQ). Every ratio counts every byte of the archive (headers, codebooks,
 pruning masks, biases). Prints a table like the papers', writes the archive
 of the main method fixed in advance (``MAIN_METHOD``: Hessian-weighted k-means
 + Huffman, pruned and fine-tuned), an accuracy-versus-ratio plot (PNG) and the
@@ -37,6 +39,10 @@ import numpy as np
 #: MSE of a uniform quantizer with that step, step²/12.
 STEP_LADDER = tuple(round(2.0 ** (-k / 2), 4) for k in range(-2, 9))
 LEVELS_LADDER = (2, 3, 4, 6, 8, 12, 16, 24, 32)
+#: Codewords per codebook of the learned vector quantizers (2-dim sub-vectors).
+VQ_LEVELS_LADDER = (4, 8, 16, 32, 64, 128, 256)
+#: Quantizers without a table of shared values to fine-tune (finetune_shared_values).
+NO_FINETUNE = ("pq", "rvq", "vq")
 BATCH = 16
 
 
@@ -207,6 +213,20 @@ def methods(quick: bool = False):
             out.append(
                 (f"{lat} dithered + {name}", {"lattice": lat, "coder": coder}, "step", STEP_LADDER)
             )
+    out += [
+        (
+            "PQ 2x2-dim + arithmetic",
+            {"quantizer": "pq", "subvector": 2, "subspaces": 2, "coder": "arithmetic"},
+            "levels",
+            VQ_LEVELS_LADDER,
+        ),
+        (
+            "RVQ 2-dim 2 stages + arithmetic",
+            {"quantizer": "rvq", "subvector": 2, "stages": 2, "coder": "arithmetic"},
+            "levels",
+            VQ_LEVELS_LADDER,
+        ),
+    ]
     if quick:
         out = [m for m in out if m[0] in ("k-means + Huffman", "E8 dithered + arithmetic")]
     return out
@@ -387,6 +407,7 @@ def main(argv=None) -> int:
         "--only", default=None, help="run only the methods whose name contains this text"
     )
     parser.add_argument("--no-slq", action="store_true", help="skip the SLQ rows")
+    parser.add_argument("--no-ternary", action="store_true", help="skip the ternary rows")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     parser.add_argument(
         "--minilm",
@@ -485,8 +506,8 @@ def _run_lenet(args) -> int:
         exp.search(label, opts, knob, ladder, pruned, pruned=True, optimizer=opt_p)
     ft_epochs = 1 if quick else args.finetune_epochs
     for label, opts, knob, ladder in meths:
-        if opts.get("coder") == "lzw":
-            continue  # same quantizer as the arithmetic-coded row
+        if opts.get("coder") == "lzw" or opts.get("quantizer") in NO_FINETUNE:
+            continue  # same quantizer as the arithmetic-coded row, or no shared values
         exp.search(
             label + " + FT",
             opts,
@@ -499,6 +520,8 @@ def _run_lenet(args) -> int:
         )
     if not args.no_slq:  # quick runs too: it is the only test of this path
         slq_rows(exp, pruned)
+    if not args.no_ternary:
+        ternary_rows(exp, model, pruned, quick)
 
     print(
         f"\n  float32: {4 * n_params} bytes, test accuracy {exp.base_test:.2f}%; "
@@ -624,6 +647,47 @@ def slq_rows(exp: Experiment, pruned) -> None:
             finetuned=True,
             curve=None,
             evaluation=exp.evaluate(cm, pruned),
+        )
+
+
+#: Ternary rows: (label, mlq_compress options). TWN = the threshold rule alone (no
+#: retraining); MLQ = layer after layer (lowest loss first), each in parts (closest weights
+#: first), the rest retrained after each part.
+TERNARY = (
+    ("ternary TWN t=0.7", {"stages": (1.0,), "epochs": 0}),
+    ("MLQ ternary t=0.7", {"stages": (0.5, 0.75, 1.0), "epochs": 1, "lr": 3e-4}),
+)
+
+
+def ternary_rows(exp: Experiment, dense, pruned, quick: bool) -> None:
+    """Ternary {-a, 0, +a} weights per layer (bindings.torch.mlq_compress), dense and pruned.
+
+    Each layer's stream is a 3-level scalar codebook (exact zero level) with coded indices;
+    the ratio counts the archive's real bytes. Quick runs: MLQ on the pruned network only.
+    """
+    import bindings.torch as bt
+
+    runs = [(label, opts, net, net is pruned) for net in (dense, pruned) for label, opts in TERNARY]
+    if quick:
+        runs = [(TERNARY[1][0], {**TERNARY[1][1], "stages": (0.5, 1.0)}, pruned, True)]
+    for label, opts, net, is_pruned in runs:
+        cm = bt.mlq_compress(
+            net,
+            batches(exp.data["train"], BATCH, exp.args.seed + 11),
+            include=INCLUDE,
+            prune="zeros" if is_pruned else 0.0,
+            unquantized=UNQUANTIZED,
+            progress=exp.progress,
+            **opts,
+        )
+        exp.add(
+            label,
+            cm,
+            "3 levels/layer",
+            pruned=is_pruned,
+            finetuned=opts["epochs"] > 0,
+            curve=None,
+            evaluation=exp.evaluate(cm, net),
         )
 
 

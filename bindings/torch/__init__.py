@@ -31,8 +31,9 @@ Pipeline (Choi, El-Khamy & Lee 2017/2018; Han et al. 2016):
 Modules: :mod:`~bindings.torch.compress` (selection, grouping, coding),
 :mod:`~bindings.torch.archive` (the ``.rdc`` model file: its format, decoding,
 loading), :mod:`~bindings.torch.hessian`, :mod:`~bindings.torch.prune`,
-:mod:`~bindings.torch.finetune`, :mod:`~bindings.torch.slq`. The model file
-format is specified in the docstring of :mod:`bindings.torch.archive`.
+:mod:`~bindings.torch.finetune`, :mod:`~bindings.torch.slq`,
+:mod:`~bindings.torch.mlq`. The model file format is specified in the docstring of
+:mod:`bindings.torch.archive`.
 ``bindings.pytorch`` is this package under its former name.
 
 Examples
@@ -56,6 +57,7 @@ from .archive import (
 from .compress import compress_model, compress_state_dict
 from .finetune import finetune_shared_values
 from .hessian import allocate_steps, hessian_from_adam, hessian_from_gradients
+from .mlq import mlq_compress, ternarize
 from .prune import magnitude_masks
 from .slq import slq_compress
 
@@ -72,5 +74,7 @@ __all__ = [
     "hessian_from_adam",
     "finetune_shared_values",
     "slq_compress",
+    "mlq_compress",
+    "ternarize",
     "MODEL_MAGIC",
 ]

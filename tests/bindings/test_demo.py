@@ -35,9 +35,12 @@ def test_lenet_demo_quick_writes_archive_table_and_plot(tmp_path, capsys):
         "k-means + Huffman",
         "E8 dithered + arithmetic + FT",
         "SLQ k-means + Huffman",
+        "MLQ ternary t=0.7",
     }
     for r in rows:
         assert r["ratio"] == pytest.approx(4 * 44426 / r["n_bytes"])
+    (mlq,) = [r for r in rows if r["method"] == "MLQ ternary t=0.7"]
+    assert mlq["pruned"] and mlq["ratio"] > 16  # < 2 bits per weight, pruning mask included
     assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
