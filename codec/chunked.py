@@ -5,9 +5,9 @@ float64, pad, quantize, symbol streams, coders / coders, indices,
 reconstruction, clamp, cast) on groups of a few chunks at a time, so the
 memory they use beyond the input and the output is about
 ``group_chunks() × chunk_elements × 20`` bytes, whatever the array's size
-(for quantizers whose chunks are independent: ``Quantizer.chunk_local``; the
-trellis quantizer fits its code lengths to the whole array and is encoded in
-one piece).
+(for quantizers whose chunks are independent: ``Quantizer.chunk_local``, true
+of every quantizer ``codec.encode`` designs; one that is not is encoded in one
+piece). Decoding is chunk by chunk for every quantizer.
 The bytes are those of :meth:`codec.QuantizedArray.to_bytes` (the coders code
 each stream alone; chunks are independent by design, docs/format.md).
 """
@@ -29,6 +29,12 @@ def group_chunks(streams_per_chunk: int = 1) -> int:
     return max(1, -(-numba.get_num_threads() // streams_per_chunk))
 
 
+def quantizer_group(quantizer: Quantizer) -> int:
+    """Chunks processed together for ``quantizer``: a stream per thread to code, or a
+    chunk per thread where its kernels run one thread per chunk (TCQ)."""
+    return group_chunks(1 if quantizer.parallel_chunks else quantizer.streams_per_chunk)
+
+
 def _float64_slice(flat: np.ndarray, a: int, b: int) -> np.ndarray:
     """``flat[a:b]`` as float64, zero-padded past the end of ``flat``."""
     part = np.zeros(b - a, np.float64)
@@ -47,11 +53,7 @@ def encode_chunks(
     n_pad = -(-flat.size // block) * block
     # Group sizes follow the thread count, so only chunk-local quantizers may be grouped:
     # the bytes never depend on the number of threads.
-    span = (
-        chunk * group_chunks(quantizer.streams_per_chunk)
-        if quantizer.chunk_local
-        else max(n_pad, 1)
-    )
+    span = chunk * quantizer_group(quantizer) if quantizer.chunk_local else max(n_pad, 1)
     chunks = []
     for a in range(0, n_pad, span):
         b = min(a + span, n_pad)
@@ -120,8 +122,7 @@ def decode_chunks(blob, parsed: container.ParsedStream) -> np.ndarray:
     limit = float(np.finfo(dtype).max)
     out = np.empty(n, dtype)
     n_pad = -(-n // qz.block_size) * qz.block_size
-    # A quantizer that is not chunk-local (TCQ) is handled in one piece, as when encoding.
-    group = group_chunks(qz.streams_per_chunk) if qz.chunk_local else max(len(parsed.chunks), 1)
+    group = quantizer_group(qz)  # chunks decode independently (the format), whatever the encoder
     for c in range(0, len(parsed.chunks), group):
         stop = min(c + group, len(parsed.chunks))
         points = decode_points(blob, parsed, c, stop)
