@@ -68,9 +68,9 @@ class Quantizer(ABC):
     #: quantizer that fits a model to all the values it is given (a TCQ quantizer
     #: without design values) sets False and is given the whole array at once.
     chunk_local: ClassVar[bool] = True
-    #: Whether its kernels (quantizing, and rebuilding indices from streams) run one
-    #: thread per chunk, so chunk groups should hold a chunk per thread rather than
-    #: a stream per thread (TCQ's Viterbi search and trellis walk).
+    #: Whether :meth:`quantize` runs one thread per chunk, so ``codec.encode``'s chunk
+    #: groups should hold a chunk per thread rather than a stream per thread (TCQ's
+    #: Viterbi search).
     parallel_chunks: ClassVar[bool] = False
 
     # -- quantization ---------------------------------------------------------------

@@ -600,7 +600,8 @@ def tcq_reconstruct(points, step: float) -> np.ndarray:
     >>> tcq_reconstruct(np.array([0, 2, -3]), 0.5).tolist()
     [0.0, 1.0, -1.5]
     """
-    return np.asarray(points, np.int64).astype(np.float64) * float(step)
+    # One float64 result, no int-to-float temporary (same values: the ufunc casts first).
+    return np.multiply(np.asarray(points, np.int64), float(step), dtype=np.float64)
 
 
 def tcq_to_streams(points, states: int, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS):
@@ -722,6 +723,9 @@ class TrellisQuantizer(Quantizer):
         Flat float values the model is fitted on (any float dtype).
     design_weights : numpy.ndarray, optional
         Their weights (None: all ones).
+    model : TrellisModel, optional
+        A model fitted beforehand (e.g. by :func:`tcq_design` on other data),
+        used as it is for every chunk (instead of design values).
 
     Examples
     --------
@@ -739,7 +743,7 @@ class TrellisQuantizer(Quantizer):
     kind_code = 2
     block_size = 1
     streams_per_chunk = 2
-    parallel_chunks = True  # one thread per chunk in the Viterbi search and the decoder walk
+    parallel_chunks = True  # the Viterbi search runs one thread per chunk
 
     def __init__(
         self,
@@ -750,6 +754,7 @@ class TrellisQuantizer(Quantizer):
         passes: int = DEFAULT_PASSES,
         design_values: np.ndarray | None = None,
         design_weights: np.ndarray | None = None,
+        model: TrellisModel | None = None,
     ):
         self.nu, self.h0, self.h1 = trellis_masks(states)
         self.states = int(states)
@@ -758,13 +763,17 @@ class TrellisQuantizer(Quantizer):
             raise ValueError(f"step must be positive and finite, got {step!r}")
         self.kappa = kappa
         self.passes = int(passes)
+        if model is not None and design_values is not None:
+            raise ValueError("give design_values= or model=, not both")
         self._design = None if design_values is None else (design_values, design_weights)
+        self._fixed = model
         self._models: dict[int, TrellisModel] = {}
 
     @property
     def chunk_local(self) -> bool:
-        """True when the model comes from design values: each chunk then depends on itself alone."""
-        return self._design is not None
+        """True when the model is given or comes from design values: each chunk's points
+        then depend on that chunk alone."""
+        return self._design is not None or self._fixed is not None
 
     def model(self, chunk_elements: int) -> TrellisModel:
         """The code-length model fitted on the design values (once per chunk size: the
@@ -776,6 +785,8 @@ class TrellisQuantizer(Quantizer):
         ValueError
             The quantizer has no design values.
         """
+        if self._fixed is not None:
+            return self._fixed
         if self._design is None:
             raise ValueError("this TCQ quantizer has no design values: pass design_values=")
         if chunk_elements not in self._models:
@@ -800,7 +811,7 @@ class TrellisQuantizer(Quantizer):
         ValueError
             ``max|x| / step`` exceeds 2**52, or the weights do not match ``x``.
         """
-        model = self.model(chunk_elements) if self._design is not None else None
+        model = self.model(chunk_elements) if self.chunk_local else None
         return tcq_quantize(
             x,
             self.step,
