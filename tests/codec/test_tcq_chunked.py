@@ -193,3 +193,16 @@ def test_decoder_walk_matches_a_plain_python_walk(states, symbols, split, n):
         assert expect is None
         return
     assert got.tolist() == expect
+
+
+def test_encode_groups_bound_the_survivor_memory():
+    """A chunk per thread up to 64 states (8 bytes of survivors per element); 128 and 256
+    states (16 and 32 bytes) group by streams like the other quantizers."""
+    from codec.chunked import encode_group, group_chunks
+
+    x = np.zeros(10)
+    for states, parallel in ((4, True), (64, True), (128, False), (256, False)):
+        q = TrellisQuantizer(states, 0.1, design_values=x)
+        assert q.parallel_chunks is parallel
+        expect = group_chunks(1) if parallel else group_chunks(q.streams_per_chunk)
+        assert encode_group(q) == expect
