@@ -39,6 +39,7 @@ CASES = {
     "TCQ-8 step": {"quantizer": "tcq", "step": 0.1},
     "TCQ-8 rate=4": {"quantizer": "tcq", "rate": 4.0},
     "TCQ-256 step": {"quantizer": "tcq", "states": 256, "step": 0.1},
+    "TCQ-8 step exact": {"quantizer": "tcq", "step": 0.1, "exact": True},
 }
 #: How each case is named in the docs' table.
 LABELS = {
@@ -49,6 +50,7 @@ LABELS = {
     "TCQ-8 step": "TCQ-8 step=0.1",
     "TCQ-8 rate=4": "TCQ-8 rate=4",
     "TCQ-256 step": "TCQ-256 step=0.1",
+    "TCQ-8 step exact": "TCQ-8 step=0.1 exact=True",
 }
 BLOCK = "memory"
 
