@@ -5,9 +5,9 @@ float64, pad, quantize, symbol streams, coders / coders, indices,
 reconstruction, clamp, cast) on groups of a few chunks at a time, so the
 memory they use beyond the input and the output is about
 ``group_chunks() × chunk_elements × 20`` bytes, whatever the array's size
-(for quantizers whose chunks are independent: ``Quantizer.chunk_local``; the
-trellis quantizer fits its code lengths to the whole array and is encoded in
-one piece).
+(for quantizers whose chunks are independent: ``Quantizer.chunk_local``, true
+of every quantizer ``codec.encode`` designs; one that is not is encoded in one
+piece). Decoding is chunk by chunk for every quantizer.
 The bytes are those of :meth:`codec.QuantizedArray.to_bytes` (the coders code
 each stream alone; chunks are independent by design, docs/format.md).
 """
@@ -27,6 +27,12 @@ from .quantizers.base import Quantizer
 def group_chunks(streams_per_chunk: int = 1) -> int:
     """Chunks processed together: enough streams for every thread to code one."""
     return max(1, -(-numba.get_num_threads() // streams_per_chunk))
+
+
+def encode_group_chunks(quantizer: Quantizer) -> int:
+    """Chunks encoded together: a stream per thread to code, or a chunk per thread
+    where quantizing runs one thread per chunk (TCQ's Viterbi search)."""
+    return group_chunks(1 if quantizer.parallel_chunks else quantizer.streams_per_chunk)
 
 
 def _float64_slice(flat: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -55,16 +61,29 @@ def encode_chunks(
     return container.pack(layout, quantizer, chunks)
 
 
-def group_span(quantizer: Quantizer, chunk: int, n_pad: int, max_chunks: int | None = None):
+def group_span(
+    quantizer: Quantizer,
+    chunk: int,
+    n_pad: int,
+    max_chunks: int | None = None,
+    *,
+    decoding: bool = False,
+):
     """Padded elements encoded or decoded together: a few whole chunks, or all of them.
 
     Group sizes follow the thread count, so only chunk-local quantizers may be
     grouped: the bytes never depend on the number of threads. ``max_chunks``
-    caps the group (codec/streaming.py bounds its memory with it).
+    caps the group (codec/streaming.py bounds its memory with it). When
+    ``decoding``, a stream per thread keeps a group's index arrays small (TCQ's
+    trellis walk is then one chunk at a time: the price of decoding in about 1.1x
+    the output instead of 1.5x).
     """
-    if not quantizer.chunk_local:
+    if decoding:  # chunks always decode independently (the format)
+        group = group_chunks(quantizer.streams_per_chunk)
+    elif not quantizer.chunk_local:
         return max(n_pad, 1)
-    group = group_chunks(quantizer.streams_per_chunk)
+    else:
+        group = encode_group_chunks(quantizer)
     if max_chunks is not None:
         group = max(1, min(group, max_chunks))
     return chunk * group
@@ -137,8 +156,7 @@ def decode_chunks(blob, parsed: container.ParsedStream) -> np.ndarray:
     layout, qz = parsed.layout, parsed.quantizer
     out = np.empty(layout.n_elements, FLOAT_DTYPES[layout.dtype])
     n_pad = -(-layout.n_elements // qz.block_size) * qz.block_size
-    # A quantizer that is not chunk-local (TCQ) is handled in one piece, as when encoding.
-    group = -(-group_span(qz, layout.chunk_elements, n_pad) // layout.chunk_elements)
+    group = -(-group_span(qz, layout.chunk_elements, n_pad, decoding=True) // layout.chunk_elements)
     for c in range(0, len(parsed.chunks), group):
         stop = min(c + group, len(parsed.chunks))
         decode_group(decode_points(blob, parsed, c, stop), parsed, c, stop, out)

@@ -405,7 +405,7 @@ class Decoder:
         layout, qz, chunks = parsed.layout, parsed.quantizer, parsed.chunks
         ce, n = layout.chunk_elements, layout.n_elements
         n_pad = -(-n // qz.block_size) * qz.block_size
-        group = -(-group_span(qz, ce, n_pad, MAX_GROUP_ELEMENTS // ce) // ce)
+        group = -(-group_span(qz, ce, n_pad, MAX_GROUP_ELEMENTS // ce, decoding=True) // ce)
         for c in range(0, len(chunks), group):
             stop = min(c + group, len(chunks))
             lo = chunks[c].offset

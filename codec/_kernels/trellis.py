@@ -440,28 +440,39 @@ def points_to_stream_buffer(points, nu, h0, h1, chunk_elements, offsets, symbols
 def streams_to_points_chunk(nu, h0, h1, stream0, stream1, union, flip, points):
     """Decode one chunk: follow the trellis from state 0, taking each element's union
     index from its state's stream. Returns False if a stream runs out, holds an
-    index beyond ±2**60, or is not used up exactly."""
+    index beyond ±2**60, or is not used up exactly.
+
+    Branch-free walk: the next index of each stream is read ahead and the state's
+    union selects one, so the loop-carried path is two table loads and a few
+    integer operations (a branch on the union would mispredict half the time).
+    An exhausted stream is read at its last index (or a zero) and flagged by the
+    final count check instead, so nothing is read out of bounds.
+    """
     mask = (1 << nu) - 1
-    p0 = 0
-    p1 = 0
     n0 = stream0.size
     n1 = stream1.size
+    if n0 + n1 != points.size:
+        return False
+    pad = np.zeros(1, np.int64)
+    s0 = stream0 if n0 else pad
+    s1 = stream1 if n1 else pad
+    last0 = max(n0 - 1, 0)
+    last1 = max(n1 - 1, 0)
+    p0 = 0
+    p1 = 0
+    a = s0[0]
+    b = s1[0]
     s = 0
     for k in range(points.size):
         u = union[s]
-        if u == 0:
-            if p0 >= n0:
-                return False
-            i = stream0[p0]
-            p0 += 1
-        else:
-            if p1 >= n1:
-                return False
-            i = stream1[p1]
-            p1 += 1
+        i = b if u else a
         if i > MAX_UNION_INDEX or i < -MAX_UNION_INDEX:
             return False
         points[k] = 2 * i + u
+        p0 += 1 - u
+        p1 += u
+        a = s0[min(p0, last0)]
+        b = s1[min(p1, last1)]
         s = ((s << 1) | ((i & 1) ^ flip[s])) & mask
     return p0 == n0 and p1 == n1
 

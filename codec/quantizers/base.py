@@ -65,9 +65,13 @@ class Quantizer(ABC):
     streams_per_chunk: int = 1
     #: Whether a chunk's indices depend on that chunk's values (and position) alone,
     #: so that ``codec.encode`` may quantize any group of chunks at a time. A
-    #: quantizer that fits a model to all the values it is given (e.g. TCQ's code
-    #: lengths) sets False and is given the whole array at once.
+    #: quantizer that fits a model to all the values it is given (a TCQ quantizer
+    #: without design values) sets False and is given the whole array at once.
     chunk_local: ClassVar[bool] = True
+    #: Whether :meth:`quantize` runs one thread per chunk, so ``codec.encode``'s chunk
+    #: groups should hold a chunk per thread rather than a stream per thread (TCQ's
+    #: Viterbi search).
+    parallel_chunks: ClassVar[bool] = False
 
     # -- quantization ---------------------------------------------------------------
     @abstractmethod
