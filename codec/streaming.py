@@ -99,8 +99,8 @@ class Encoder:
     :func:`codec.encode` of the whole array when the design sees the same
     values (module docstring). Memory: a group of at most
     :data:`MAX_GROUP_ELEMENTS` elements (about 24 bytes each at the peak),
-    whatever the array's size; a trellis quantizer (not chunk-local, TCQ)
-    is coded in one piece, so it holds the whole array.
+    whatever the array's size (TCQ included: its code-length model is fitted
+    on the design sample, so its chunks are coded independently).
 
     Parameters
     ----------
