@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= fast
 
-.PHONY: venv test demo demo-minilm repro-mnist bench bench-peers docs lint clean mutants
+.PHONY: venv test demo demo-minilm repro-mnist bench bench-peers docs docs-blocks lint clean mutants
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,12 @@ bench: $(VENV)/.bench $(VENV)/.minilm-weights $(PEERS_STAMP)
 docs: $(VENV)/.minilm-weights
 	$(PY) docs/scripts/rd_analysis.py
 	$(PY) docs/scripts/rd_plots.py
+	$(PY) docs/scripts/doc_blocks.py
+
+# Only the marked blocks of README.md and docs/*.md, from the committed
+# benchmarks/results/*.json (seconds; measures nothing). --check: exit 1 if any is stale.
+docs-blocks: $(STAMP)
+	$(PY) docs/scripts/doc_blocks.py
 
 # Mutation testing (docs/testing.md): a seeded sample of MUTANTS_PER_MODULE mutants per
 # kernel/quantizer module, each against its module's short test selection, with Numba's

@@ -219,6 +219,31 @@ def scalar_summary(results: Path) -> str:
     return "\n".join(lines)
 
 
+def tcq_block(results: Path) -> str:
+    """The TCQ block of docs/benchmarks.md: benchmarks/tcq.py's own Markdown."""
+    import tcq
+
+    return tcq.markdown(load(results, "tcq")).rstrip()
+
+
+def nncodec_block(results: Path) -> str:
+    """The NNCodec block of docs/benchmarks.md, as ``vs_nncodec.py --report`` writes it
+    (without redrawing the figures it links)."""
+    import vs_nncodec
+
+    allres = vs_nncodec.read_results(results)
+    first = next(iter(allres.values()))
+    env, meta = first["environment"], first["results"]["meta"]
+    parts = [f"Machine: {meta.get('machine', '')}; Python {env['python']}, numpy "
+             f"{env['numpy']}, numba {env['numba']} ({env['numba_threads']} threads), "
+             f"NNCodec {meta.get('nncodec') or 'not installed'}. Command: "
+             f"`{meta['command']}` (load average at start "
+             f"{', '.join(f'{v:.1f}' for v in meta['loadavg_at_start'])}).", ""]
+    for src, doc in allres.items():
+        parts.append(vs_nncodec.source_markdown(doc, f"figures/nncodec_{src}.png"))
+    return "\n".join(parts).rstrip()
+
+
 # ---------------------------------------------------------------------------
 # docs/testing.md: mutation scores
 def mutants_table(results: Path) -> str:
@@ -274,6 +299,8 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
         "coders-targets": coders_targets,
         "scalar-kmeans": scalar_kmeans_table,
         "scalar-summary": scalar_summary,
+        "tcq": tcq_block,
+        "nncodec": nncodec_block,
     },
     "docs/benchmarks_coders.md": {"coders-page": coders_page},
     "docs/benchmarks_scalar.md": {"scalar": scalar_table, "scalar-summary": scalar_summary},
