@@ -19,7 +19,8 @@ and each number of levels ``K`` (16, 256), on the same float64 data:
 The peers run in a subprocess with a time limit (``--peer-timeout``); a peer
 that runs out of time is recorded with ``null`` values. Both sides are timed
 warm: rdcodec's Numba kernels are compiled, and each peer imported and run
-once on a small sample in its subprocess, before any timing. Results go to ``benchmarks/results/scalar.json``.
+once on a small sample in its subprocess, before any timing. Results go to
+``benchmarks/results/scalar.json``.
 """
 
 from __future__ import annotations
