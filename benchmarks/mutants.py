@@ -88,7 +88,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "codec/quantizers/codebook.py": ("tests/codec/test_scalar_codec.py",),
     "codec/quantizers/tcq.py": ("tests/codec/test_tcq.py",),
     "codec/quantizers/vq.py": ("tests/codec/test_vq.py",),
-    "codec/quantizers/base.py": ("tests/codec/test_quantizer_plugin.py",
+    "codec/quantizers/base.py": ("tests/codec/test_quantizer_base.py",
+                                 "tests/codec/test_quantizer_plugin.py",
                                  "tests/codec/test_quantized.py"),
 }
 #: Operators left out: removing a decorator turns a kernel into plain Python (the same
