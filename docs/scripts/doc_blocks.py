@@ -263,13 +263,15 @@ def mutants_table(results: Path) -> str:
         k += m["killed"] + m["timeout"]
         s += m["survived"]
     meta = r["meta"]
+    # the module list of --modules is the table's first column; the command keeps its options
+    command = re.sub(r"--modules( \S+)+", "--modules …", meta["command"])
     total = f"{100 * k / (k + s):.0f} %" if k + s else "—"
     per = {m["per_module"] for m in r["modules"] if "per_module" in m}
     lines += [
         "",
         f"All modules: {k} killed (timeouts included) and {s} survived of {k + s} run: "
         f"score {total}. Sample: {', '.join(map(str, sorted(per)))} mutant(s) per module, "
-        f"seed {meta['seed']}; last command `{meta['command']}` "
+        f"seed {meta['seed']}; last command `{command}` "
         f"({meta['total_seconds'] / 60:.0f} min, {_load_str(meta)}).",
     ]
     return "\n".join(lines)
