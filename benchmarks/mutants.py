@@ -72,7 +72,10 @@ _CODERS = ("tests/codec/test_range_coder.py",
 #: minute on a warm cache; the coders' selection avoids the batch kernels (codec.encode),
 #: whose compilation alone takes minutes.
 MODULES: dict[str, tuple[str, ...]] = {
-    "codec/_kernels/lattice.py": ("tests/codec/test_lattice.py",),
+    # test_roundtrip.py: the chunk quantizer and the stream split/join kernels are reached
+    # only through codec.encode/decode (four survivors of a test_lattice.py-only run)
+    "codec/_kernels/lattice.py": ("tests/codec/test_lattice.py",
+                                  "tests/codec/test_roundtrip.py"),
     "codec/_kernels/scalar.py": ("tests/codec/test_scalar_design.py",),
     "codec/_kernels/trellis.py": ("tests/codec/test_tcq.py",),
     "codec/_kernels/vq.py": ("tests/codec/test_vq.py",),
