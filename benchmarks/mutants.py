@@ -150,7 +150,8 @@ def stale_cache_files(cache: Path, module: str, imports: dict[str, set[str]]) ->
 
 def pytest_command(selection, python=sys.executable) -> list[str]:
     return [python, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
-            "--timeout", "600", *selection]
+            # generous: a first compile of the parallel kernels took over 600 s at load 26
+            "--timeout", "1800", *selection]
 
 
 def run_selection(module: str, warm: Path) -> int:
@@ -321,7 +322,11 @@ def main(argv=None) -> int:
         scratch = make_scratch(Path(tmp) / "tree")
         warm = Path(tmp) / "numba-warm"
         for module in args.modules:
-            rows.append(run_module(module, args, scratch, warm))
+            try:
+                rows.append(run_module(module, args, scratch, warm))
+            except RuntimeError as e:  # a red baseline: report it, go on with the others
+                print(f"skipped {module}: {str(e)[:2000]}", flush=True)
+                continue
             # written after every module, so an interrupted run keeps what it measured
             meta = {"per_module": args.per_module, "seed": args.seed,
                     "excluded_operators": list(EXCLUDED_OPERATORS),

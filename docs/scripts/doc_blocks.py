@@ -246,6 +246,15 @@ def nncodec_block(results: Path) -> str:
 
 # ---------------------------------------------------------------------------
 # docs/testing.md: mutation scores
+def _selection(tests) -> str:
+    """Test node ids grouped by file: whole files, or ``file (N tests)``."""
+    files: dict[str, int] = {}
+    for t in tests:
+        f = t.split("::")[0].removeprefix("tests/codec/")
+        files[f] = files.get(f, 0) + (1 if "::" in t else 0)
+    return ", ".join(f"`{f}`" + (f" ({n} tests)" if n else "") for f, n in files.items())
+
+
 def mutants_table(results: Path) -> str:
     r = load(results, "mutants")
     lines = [
@@ -255,13 +264,20 @@ def mutants_table(results: Path) -> str:
     ]
     k = s = 0
     for m in r["modules"]:
-        tests = ", ".join(f"`{t.removeprefix('tests/codec/')}`" for t in m["tests"])
+        tests = _selection(m["tests"])
         score = "—" if m["score"] is None else f"{100 * m['score']:.0f} %"
         lines.append(
             f"| `{m['module']}` | {tests} | {m['mutants']} | {m['sampled']} | {m['killed']} "
             f"| {m['timeout']} | {m['survived']} | {m['incompetent']} | {score} |")
         k += m["killed"] + m["timeout"]
         s += m["survived"]
+    import mutants
+
+    done = {m["module"] for m in r["modules"]}
+    for module, sel in mutants.MODULES.items():
+        if module not in done:
+            tests = _selection(sel)
+            lines.append(f"| `{module}` | {tests} | not run yet | | | | | | |")
     meta = r["meta"]
     # the module list of --modules is the table's first column; the command keeps its options
     command = re.sub(r"--modules( \S+)+", "--modules …", meta["command"])
