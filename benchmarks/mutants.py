@@ -99,7 +99,8 @@ MODULES: dict[str, tuple[str, ...]] = {
 #: results, only slower), so every such mutant is equivalent by construction.
 EXCLUDED_OPERATORS = ("core/RemoveDecorator",)
 #: What is copied into the scratch directory.
-COPIED = ("codec", "theory", "tests", "pyproject.toml")
+#: (benchmarks/: test_scalar_design.py runs benchmarks/scalar.py's smoke test)
+COPIED = ("codec", "theory", "tests", "benchmarks", "pyproject.toml")
 KERNELS = "codec/_kernels"
 
 
@@ -179,7 +180,7 @@ def make_scratch(dest: Path) -> Path:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(
-                "__pycache__", "*.nbi", "*.nbc", ".hypothesis"))
+                "__pycache__", "*.nbi", "*.nbc", ".hypothesis", "results"))
         else:
             shutil.copy2(src, dest / name)
     clear_pycache(dest)
