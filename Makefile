@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= fast
 
-.PHONY: venv test demo demo-minilm repro-mnist bench bench-peers docs docs-blocks lint clean mutants
+.PHONY: venv test demo demo-minilm repro-mnist bench bench-peers docs lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,8 @@ docs: $(VENV)/.minilm-weights
 	$(PY) docs/scripts/rd_analysis.py
 	$(PY) docs/scripts/rd_plots.py
 	$(PY) docs/scripts/doc_blocks.py
+
+.PHONY: docs-blocks mutants
 
 # Only the marked blocks of README.md and docs/*.md, from the committed
 # benchmarks/results/*.json (seconds; measures nothing). --check: exit 1 if any is stale.
