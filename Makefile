@@ -94,6 +94,28 @@ bench: $(VENV)/.bench $(VENV)/.minilm-weights $(PEERS_STAMP)
 docs: $(VENV)/.minilm-weights
 	$(PY) docs/scripts/rd_analysis.py
 	$(PY) docs/scripts/rd_plots.py
+	$(PY) docs/scripts/doc_blocks.py
+
+.PHONY: docs-blocks mutants
+
+# Only the marked blocks of README.md and docs/*.md, from the committed
+# benchmarks/results/*.json (seconds; measures nothing). --check: exit 1 if any is stale.
+docs-blocks: $(STAMP)
+	$(PY) docs/scripts/doc_blocks.py
+
+# Mutation testing (docs/testing.md): a seeded sample of MUTANTS_PER_MODULE mutants per
+# kernel/quantizer module, each against its module's short test selection, with Numba's
+# cache cleared for what the mutant can change; writes benchmarks/results/mutants.json.
+# `find ... __pycache__` first: a stale on-disk kernel cache would let every mutant survive.
+MUTANTS_PER_MODULE ?= 8
+$(VENV)/.mutants: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e ".[mutants]"
+	touch $(VENV)/.mutants
+
+mutants: $(VENV)/.mutants
+	find codec tests -name __pycache__ -type d -prune -exec rm -rf {} +
+	$(PY) benchmarks/mutants.py --per-module $(MUTANTS_PER_MODULE) $(if $(MODULES),--modules $(MODULES))
+	$(PY) docs/scripts/doc_blocks.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) .pytest_cache .hypothesis

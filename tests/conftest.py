@@ -15,6 +15,12 @@ settings.register_profile(
 settings.register_profile(
     "heavy", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# `make mutants` (benchmarks/mutants.py): the same examples on every run and no example
+# database, so a verdict does not depend on what an earlier mutant made fail.
+settings.register_profile(
+    "mutants", max_examples=20, deadline=None, derandomize=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
