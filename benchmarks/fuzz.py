@@ -823,8 +823,20 @@ def markdown(res: dict) -> str:
     return "\n".join(rows)
 
 
-def replace_block(path: Path, text: str) -> None:
-    begin, end = f"<!-- {BLOCK}:begin -->", f"<!-- {BLOCK}:end -->"
+def command_line(script: str, argv: list) -> str:
+    """The command that reproduces a run (without ``--markdown PAGE``, which only copies it)."""
+    kept, skip = [], False
+    for a in argv:
+        if skip or a.startswith("--markdown"):
+            skip = a == "--markdown"
+            continue
+        kept.append(a)
+    return " ".join(["python", script, *kept])
+
+
+def replace_block(path: Path, text: str, block: str = BLOCK) -> None:
+    """Replace the ``<!-- block:begin/end -->`` part of ``path`` (appended if absent)."""
+    begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
     old = path.read_text() if path.exists() else ""
     block = f"{begin}\n{text.rstrip()}\n{end}"
     if begin in old and end in old:
@@ -835,14 +847,20 @@ def replace_block(path: Path, text: str) -> None:
     path.write_text(new)
 
 
-def write_json(res: dict, path: Path) -> None:
+def write_json(
+    res: dict,
+    path: Path,
+    name: str = NAME,
+    description: str = "mutated streams: CodecError or the right data, in bounded time",
+) -> None:
+    """benchmarks/common.py's schema: ``{name, description, environment, results}``."""
     import platform
 
     import numba
 
     doc = {
-        "name": NAME,
-        "description": "mutated streams: CodecError or the right data, in bounded time",
+        "name": name,
+        "description": description,
         "environment": {  # benchmarks/common.py's fields (this file is also imported by tests)
             "python": platform.python_version(),
             "machine": platform.machine(),
@@ -891,7 +909,7 @@ def run(args, argv: list, out: Path | None = None) -> dict:
     """Seeds, worker, the hypothesis rounds; the results dict (written to ``out`` as it goes)."""
     cases = args.cases or PROFILES[args.profile]
     quantizers = [q for q in args.quantizers.split(",") if q]
-    command = " ".join(["python benchmarks/fuzz.py", *argv])
+    command = command_line("benchmarks/fuzz.py", argv)
     t0, load0 = time.time(), os.getloadavg()
     seeds = make_seeds(quantizers)
     fuzzer = Fuzzer(seeds, timeout=args.timeout, threads=args.threads)
