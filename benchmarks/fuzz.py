@@ -909,6 +909,8 @@ def run(args, argv: list, out: Path | None = None) -> dict:
     """Seeds, worker, the hypothesis rounds; the results dict (written to ``out`` as it goes)."""
     cases = args.cases or PROFILES[args.profile]
     quantizers = [q for q in args.quantizers.split(",") if q]
+    if "--profile" not in argv:  # chosen by RDCODEC_FUZZ: say so in the command
+        argv = [*argv, "--profile", args.profile]
     command = command_line("benchmarks/fuzz.py", argv)
     t0, load0 = time.time(), os.getloadavg()
     seeds = make_seeds(quantizers)
