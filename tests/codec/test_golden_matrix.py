@@ -19,6 +19,7 @@ import importlib.util
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -177,12 +178,12 @@ def test_golden_archive(store, tmp_path):
     data = _archive_bytes(tmp_path)
     loaded = codec.load(tmp_path / "golden.rda")
     values = np.concatenate([loaded["a"].astype(np.float64), loaded["b"].reshape(-1)])
-    _check_or_store("archive", data, values, store)
     # the archive's records: golden_input() at step 0.25, seed 5, codec.save's default E8
     x = golden_input()
     a = oracle.lattice_values(x, "E8", 0.25, 5)
     b = oracle.lattice_values(x[:17], "E8", 0.25, 5, dtype="float32")
     assert np.array_equal(values, np.concatenate([a, b.astype(np.float64)]))
+    _check_or_store("archive", data, values, store)
 
 
 def test_golden_checkpoint(store):
@@ -221,3 +222,40 @@ def test_golden_torch_model_file(store):
     if not REGEN:
         stored = bytes.fromhex(store["cases"]["torch_model"]["stream"])
         assert np.array_equal(_model_values(bt.decompress_state_dict(stored)), values)
+
+
+def test_a_planted_reconstruction_bug_fails_the_oracle_even_when_regenerating(monkeypatch):
+    """Issue 18: regenerated goldens used to inherit a decoder bug. Plant one (every
+    dithered E8 value moved by 0.2 % of a step, as a slightly wrong dither would):
+    the oracle rejects the values, and regeneration refuses to store them."""
+    from codec.quantizers import lattice as lattice_quantizer
+
+    real = lattice_quantizer.LatticeQuantizer.dequantize
+
+    def skewed(self, points, chunk_elements=None, first=0):
+        y = real(self, points, chunk_elements, first)
+        return y + 0.002 * self.step * np.cos(np.arange(y.size))
+
+    monkeypatch.setattr(lattice_quantizer.LatticeQuantizer, "dequantize", skewed)
+    name = "e8_dither/arithmetic"
+    blob = codec.encode(golden_input(), **CASES[name])
+    values = codec.decode(blob)
+    with pytest.raises(AssertionError, match="oracle"):
+        oracle_check(name, blob, [float(v).hex() for v in values])
+    monkeypatch.setattr(sys.modules[__name__], "REGEN", True)
+    fresh = {"format": FORMAT, "cases": {}}
+    with pytest.raises(AssertionError, match="oracle"):
+        _check_or_store(name, blob, values, fresh, lambda b, v: oracle_check(name, b, v))
+    assert fresh["cases"] == {}
+
+
+@pytest.mark.parametrize("q", ["ecsq", "tcq8", "kmeans"])
+def test_the_property_oracles_reject_broken_values(q, store):
+    """The checks that stand in for values (codebooks, TCQ) can fail."""
+    old = store["cases"][f"{q}/arithmetic"]
+    blob = bytes.fromhex(old["stream"])
+    y = [float.fromhex(v) for v in old["values"]]
+    i = int(np.argmax(y))
+    y[i], y[(i + 1) % len(y)] = y[(i + 1) % len(y)], y[i] - 0.25  # off the grid / levels
+    with pytest.raises(AssertionError):
+        oracle_check(f"{q}/arithmetic", blob, [float(v).hex() for v in y])
