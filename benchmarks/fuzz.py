@@ -557,6 +557,9 @@ def _bug(exc: BaseException, t0: float) -> dict:
 
 def worker_main() -> None:
     """Loop: ``u8 tag, u64 count, u32 n, n bytes`` in, ``u32 n, n bytes of JSON`` out."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash is counted, not dumped
     rd, wr = sys.stdin.buffer, sys.stdout.buffer
     while True:
         head = rd.read(13)
