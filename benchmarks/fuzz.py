@@ -752,11 +752,16 @@ class Fuzzer:
         return kind
 
 
-def run_profile(fuzzer: Fuzzer, cases_per_coder: int, seed: int = 0, progress=None, batch=5000):
+def run_profile(
+    fuzzer: Fuzzer, cases_per_coder: int, seed=0, progress=None, batch=1000, deadline=None
+) -> bool:
     """Hypothesis-driven cases: ``cases_per_coder`` for each coder, over that coder's
-    seeds, in rounds of ``batch`` per coder (so an interrupted run has every coder)."""
+    seeds, in rounds of ``batch`` per coder (so a run stopped early has every coder).
+    Stops after the round that passes ``deadline`` (``time.time()``); True if complete."""
     target = {c: fuzzer.tallies[c].cases + cases_per_coder for c in CODERS}
     while any(fuzzer.tallies[c].cases < target[c] for c in CODERS):
+        if deadline is not None and time.time() > deadline:
+            return False
         for coder in CODERS:
             n = min(batch, target[coder] - fuzzer.tallies[coder].cases)
             if n > 0:
@@ -764,6 +769,7 @@ def run_profile(fuzzer: Fuzzer, cases_per_coder: int, seed: int = 0, progress=No
                 seed += 1
         if progress:
             progress()
+    return True
 
 
 def _hypothesis_round(fuzzer: Fuzzer, coder: str, n: int, seed: int) -> None:
@@ -811,19 +817,49 @@ def markdown(res: dict) -> str:
             f"{o.get('decoded', 0):,} | {t['crashes']} | {t['hangs']} | {t['wrong']} | "
             f"{t['slowest_ms']:.1f} ({t['slowest_op']}) |"
         )
-    meta = res["run"]
+    runs = res.get("runs") or [res["run"]]
+    meta = runs[0]
     rows += [
         "",
         f"{meta['seeds']} seed streams ({meta['quantizers']} quantizers × 4 coders × "
-        f"3 dtypes, 200 values, chunks of 64), hypothesis seed {meta['seed']}, "
-        f"per-case time bound {meta['timeout_s']:g} s, `max_elements={MAX_ELEMENTS}`, "
-        f"{meta['threads']} Numba thread(s) in the worker; {meta['seconds']:.0f} s in all "
-        f"(load average {meta['loadavg_start']} at the start, {meta['loadavg_end']} at the "
-        f"end; {meta['date']}). Reproduce: `{meta['command']}`.",
+        f"3 dtypes, 200 values, chunks of 64), per-case time bound {meta['timeout_s']:g} s, "
+        f"`max_elements={MAX_ELEMENTS}`, {meta['threads']} Numba thread(s) in the worker. "
+        + ("Runs, summed: " if len(runs) > 1 else "Run: ")
+        + "; ".join(_run_line(r) for r in runs)
+        + ".",
     ]
-    if not meta.get("complete", True):
-        rows.append(f"\n**Interrupted** before {meta['cases_per_coder']:,} cases per coder.")
     return "\n".join(rows)
+
+
+def merge(runs: list) -> dict:
+    """The sum of several runs' counts (runs with other hypothesis seeds add cases)."""
+    coders = {}
+    for c in CODERS:
+        parts = [r["coders"][c] for r in runs]
+        t = {k: sum(p[k] for p in parts) for k in ("cases", "container", "direct")}
+        t.update({k: sum(p[k] for p in parts) for k in ("crashes", "hangs", "wrong")})
+        t["outcomes"], t["by_op"] = {}, {}
+        for p in parts:
+            for k, v in p["outcomes"].items():
+                t["outcomes"][k] = t["outcomes"].get(k, 0) + v
+            for op, d in p["by_op"].items():
+                mine = t["by_op"].setdefault(op, {})
+                for k, v in d.items():
+                    mine[k] = mine.get(k, 0) + v
+        slow = max(parts, key=lambda p: p["slowest_ms"])
+        t["slowest_ms"], t["slowest_op"] = slow["slowest_ms"], slow["slowest_op"]
+        t["failures"] = [f for p in parts for f in p["failures"]][:20]
+        coders[c] = t
+    return {"coders": coders, "runs": [r["run"] for r in runs]}
+
+
+def _run_line(meta: dict) -> str:
+    done = "" if meta.get("complete", True) else ", stopped by its time limit"
+    return (
+        f"`{meta['command']}`: hypothesis seed {meta['seed']}, {meta['seconds']:.0f} s{done} "
+        f"(load average {meta['loadavg_start']} at the start, {meta['loadavg_end']} at the "
+        f"end; {meta['date']})"
+    )
 
 
 def command_line(script: str, argv: list) -> str:
@@ -889,13 +925,21 @@ def main(argv=None) -> dict:
     p.add_argument("--out", type=Path, default=None, help="results JSON (default: none for fast)")
     p.add_argument("--markdown", type=Path, default=None, help="write the block into this page")
     p.add_argument("--report", action="store_true", help="only rewrite --markdown from --out")
+    p.add_argument("--batch", type=int, default=1000, help="cases per coder per round")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
+    p.add_argument(
+        "--merge", type=Path, nargs="+", default=None, help="sum these runs' JSON into --out"
+    )
     argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
     if args.worker:
         worker_main()
         return {}
     out = args.out or (RESULTS / f"{NAME}.json" if args.profile == "heavy" else None)
-    if args.report:
+    if args.merge:
+        res = merge([json.loads(f.read_text())["results"] for f in args.merge])
+        write_json(res, out or RESULTS / f"{NAME}.json")
+    elif args.report:
         res = json.loads(out.read_text())["results"]
     else:
         res = run(args, argv, out)
@@ -948,11 +992,12 @@ def run(args, argv: list, out: Path | None = None) -> dict:
         bad = sum(t["crashes"] + t["hangs"] + t["wrong"] for t in res["coders"].values())
         print(f"{done} failures {bad}, {res['run']['seconds']:.0f} s", file=sys.stderr, flush=True)
 
+    deadline = t0 + args.max_seconds if args.max_seconds else None
     try:
-        run_profile(fuzzer, cases, args.seed, progress)
+        complete = run_profile(fuzzer, cases, args.seed, progress, args.batch, deadline)
     finally:
         fuzzer.close()
-    return results(True)
+    return results(complete)
 
 
 if __name__ == "__main__":

@@ -171,3 +171,7 @@ def test_main_writes_counts_and_the_docs_block(tmp_path):
     assert "| lzw | 6 |" in text
     again = fz.main(["--report", "--out", str(out), "--markdown", str(page)])
     assert again == res and page.read_text().count("<!-- fuzz:begin -->") == 1
+    both = tmp_path / "both.json"
+    summed = fz.main(["--merge", str(out), str(out), "--out", str(both), "--markdown", str(page)])
+    assert all(summed["coders"][c]["cases"] == 12 for c in fz.CODERS)
+    assert "| lzw | 12 |" in page.read_text() and "Runs, summed" in page.read_text()
