@@ -854,7 +854,7 @@ def merge(runs: list) -> dict:
 
 
 def _run_line(meta: dict) -> str:
-    done = "" if meta.get("complete", True) else ", stopped by its time limit"
+    done = "" if meta.get("complete", True) else ", stopped before its count (time limit)"
     return (
         f"`{meta['command']}`: hypothesis seed {meta['seed']}, {meta['seconds']:.0f} s{done} "
         f"(load average {meta['loadavg_start']} at the start, {meta['loadavg_end']} at the "
