@@ -826,7 +826,9 @@ def markdown(res: dict) -> str:
         f"`max_elements={MAX_ELEMENTS}`, {meta['threads']} Numba thread(s) in the worker. "
         + ("Runs, summed: " if len(runs) > 1 else "Run: ")
         + "; ".join(_run_line(r) for r in runs)
-        + ".",
+        + "."
+        + (f" Summed by `{res['merged_by']}`." if res.get("merged_by") else "")
+        + " The slowest decode is wall-clock time in a worker sharing the machine's cores.",
     ]
     return "\n".join(rows)
 
@@ -938,6 +940,7 @@ def main(argv=None) -> dict:
     out = args.out or (RESULTS / f"{NAME}.json" if args.profile == "heavy" else None)
     if args.merge:
         res = merge([json.loads(f.read_text())["results"] for f in args.merge])
+        res["merged_by"] = command_line("benchmarks/fuzz.py", argv)
         write_json(res, out or RESULTS / f"{NAME}.json")
     elif args.report:
         res = json.loads(out.read_text())["results"]
