@@ -158,6 +158,21 @@ def test_the_harness_notices_hangs_crashes_and_wrong_data(fuzzer, seeds):
     assert fuzzer._judge({"kind": "bug"}, "forged", seeds[0], 0, 0, b"") == "crash"
 
 
+def test_a_header_spliced_onto_another_streams_chunks_is_a_valid_stream(fuzzer, seeds):
+    """Found by the heavy run: the CRCs do not bind the chunk table to the header, so
+    float16 D4's header on float32 D4's chunk table and chunks decodes (a valid
+    stream, judged 'decoded'); the same splice one byte off is an error."""
+    a, b = (
+        next(s for s in seeds if s.name == f"D4/adaptive/{dt}") for dt in ("float16", "float32")
+    )
+    cut = 18 + int.from_bytes(a.blob[10:14], "little")
+    ia, ib = seeds.index(a), seeds.index(b)
+    m = fz.Mutation("splice", ia, ib, (cut, cut, 0, 0), 0, 0.0, b"")
+    assert fuzzer.run_case(m, seeds) == "decoded"
+    m = fz.Mutation("splice", ia, ib, (cut, cut + 1, 0, 0), 0, 0.0, b"")
+    assert fuzzer.run_case(m, seeds) == "error"
+
+
 def test_main_writes_counts_and_the_docs_block(tmp_path):
     page = tmp_path / "reliability.md"
     page.write_text("# Reliability\n\nhand-written text stays\n")
