@@ -117,5 +117,17 @@ mutants: $(VENV)/.mutants
 	$(PY) benchmarks/mutants.py --per-module $(MUTANTS_PER_MODULE) $(if $(MODULES),--modules $(MODULES))
 	$(PY) docs/scripts/doc_blocks.py
 
+# Heavy fuzzing (issue 14): 10^5 mutated streams per coder (benchmarks/fuzz.py), then atheris
+# for FUZZ_SECONDS per target (benchmarks/fuzz_atheris.py); counts into docs/reliability.md.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 300
+$(VENV)/.fuzz: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e ".[fuzz]"
+	touch $(VENV)/.fuzz
+
+fuzz: $(VENV)/.fuzz
+	RDCODEC_FUZZ=heavy $(PY) benchmarks/fuzz.py --markdown docs/reliability.md
+	$(PY) benchmarks/fuzz_atheris.py --seconds $(FUZZ_SECONDS) --markdown docs/reliability.md
+
 clean:
 	rm -rf $(VENV) $(PEERS) .pytest_cache .hypothesis

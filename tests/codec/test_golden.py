@@ -1,8 +1,11 @@
 """Golden streams pin the byte format and the dither (docs/format.md).
 
 Regenerate only on purpose: ``RDCODEC_REGEN_GOLDEN=1 pytest tests/codec/test_golden.py``.
+The expected arrays are checked against tests/golden/oracle.py (SplitMix64 dither
+and brute-force nearest points, no codec code), also before they are rewritten.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -14,6 +17,9 @@ from codec._kernels import lattice as lattice_kernels
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGEN = os.environ.get("RDCODEC_REGEN_GOLDEN") == "1"
+_spec = importlib.util.spec_from_file_location("golden_oracle", GOLDEN / "oracle.py")
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
 
 
 def golden_input():
@@ -31,6 +37,15 @@ CASES = {
 }
 
 
+def oracle_values(name: str) -> np.ndarray:
+    """What the case must decode to, from the input alone (tests/golden/oracle.py)."""
+    opts = CASES[name]
+    dtype = "float32" if name.endswith("f32_chunks") else "float64"
+    return oracle.lattice_values(
+        golden_input(), opts["lattice"], opts["step"], opts.get("seed"), dtype=dtype
+    )
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_golden_stream(name):
     opts = CASES[name]
@@ -39,11 +54,16 @@ def test_golden_stream(name):
         x = x.astype(np.float32)
     blob = codec.encode(x, **opts)
     path = GOLDEN / f"{name}.rdc"
+    expected = oracle_values(name)
     if REGEN:
+        y = codec.decode(blob)
+        assert np.array_equal(y, expected) and y.dtype == expected.dtype, "not the oracle's values"
         path.write_bytes(blob)
-        np.save(GOLDEN / f"{name}.npy", codec.decode(blob))
+        np.save(GOLDEN / f"{name}.npy", y)
     assert blob == path.read_bytes(), "encoder output changed: bump the format or regenerate"
-    assert np.array_equal(codec.decode(path.read_bytes()), np.load(GOLDEN / f"{name}.npy"))
+    stored = np.load(GOLDEN / f"{name}.npy")
+    assert np.array_equal(codec.decode(path.read_bytes()), stored)
+    assert stored.dtype == expected.dtype and np.array_equal(stored, expected)
 
 
 def test_dither_generator_pinned():
