@@ -120,7 +120,9 @@ def decode_points(
     for k, entry in enumerate(entries):
         start = entry.offset - base
         cnt, st, ln = container.unpack_streams(buf, start, start + entry.length)
-        if not qz.stream_counts_ok(cnt, min(ce, n_pad - (first_chunk + k) * ce)):
+        # Python ints: forged counts near 2^63 must fail the check, not overflow numpy's int64.
+        exact_counts = [int(c) for c in cnt]
+        if not qz.stream_counts_ok(exact_counts, min(ce, n_pad - (first_chunk + k) * ce)):
             raise CorruptStreamError(
                 f"chunk {first_chunk + k}: stream sizes do not match the chunk"
             )

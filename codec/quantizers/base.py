@@ -127,8 +127,9 @@ class Quantizer(ABC):
         offsets = np.append(np.arange(0, points.size, chunk_elements), points.size)
         return points, offsets.astype(np.int64)
 
-    def stream_counts_ok(self, counts: np.ndarray, n_elements: int) -> bool:
-        """Whether one chunk's stream symbol counts fit ``n_elements`` padded elements."""
+    def stream_counts_ok(self, counts: list[int], n_elements: int) -> bool:
+        """Whether one chunk's stream symbol counts (Python ints, as read from the
+        stream's directory) fit ``n_elements`` padded elements."""
         return len(counts) == 1 and counts[0] == n_elements
 
     def from_streams(self, symbols, offsets, chunk_elements: int, n_padded: int) -> np.ndarray:

@@ -389,7 +389,7 @@ class LatticeQuantizer(Quantizer):
         kernels.points_to_stream_buffer(points, L.kind, L.dim, chunk_elements, offsets, symbols)
         return symbols, offsets
 
-    def stream_counts_ok(self, counts: np.ndarray, n_elements: int) -> bool:
+    def stream_counts_ok(self, counts: list[int], n_elements: int) -> bool:
         L = self.lattice
         nb = n_elements // L.dim
         if len(counts) != self.streams_per_chunk:

@@ -856,7 +856,7 @@ class TrellisQuantizer(Quantizer):
     def to_streams(self, points: np.ndarray, chunk_elements: int):
         return tcq_to_streams(points, self.states, chunk_elements)
 
-    def stream_counts_ok(self, counts: np.ndarray, n_elements: int) -> bool:
+    def stream_counts_ok(self, counts: list[int], n_elements: int) -> bool:
         return (
             len(counts) == 2
             and counts[0] >= 0

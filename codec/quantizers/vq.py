@@ -314,7 +314,10 @@ class VQQuantizer(Quantizer):
         size = S * M * K * d
         if len(extras) != size * np.dtype(_LE[dt]).itemsize:
             raise ValueError("codebook size does not match the header extras")
-        cb = np.frombuffer(extras, _LE[dt]).astype(np.float64).reshape(S, M, K, d)
+        stored = np.frombuffer(extras, _LE[dt])
+        if not np.isfinite(stored).all():  # before the cast, which would warn on NaN
+            raise ValueError("codebook holds NaN or Inf")
+        cb = stored.astype(np.float64).reshape(S, M, K, d)
         if not np.isfinite(cb).all():
             raise ValueError("codebook holds NaN or Inf")
         return cls(cb, codebook_dtype=dt, split_streams=bool(flags & _FLAG_SPLIT))
@@ -346,12 +349,12 @@ class VQQuantizer(Quantizer):
         symbols = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         return symbols, offsets
 
-    def stream_counts_ok(self, counts: np.ndarray, n_elements: int) -> bool:
+    def stream_counts_ok(self, counts: list[int], n_elements: int) -> bool:
         if n_elements % self.block_size:
             return False
         nb = n_elements // self.block_size
         if self.split_streams:
-            return len(counts) == self._per_block and bool(np.all(counts == nb))
+            return len(counts) == self._per_block and all(c == nb for c in counts)
         return len(counts) == 1 and counts[0] == nb * self._per_block
 
     def from_streams(self, symbols, offsets, chunk_elements: int, n_padded: int) -> np.ndarray:
