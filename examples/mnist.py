@@ -79,7 +79,7 @@ class NetSpec:
 
 
 NETS = {
-    "LeNet-5": NetSpec("LeNet-5", 431_080, 3, 4e-3, 0.0855, (0.04, 0.03, 0.022, 0.016), 4, 1.5),
+    "LeNet-5": NetSpec("LeNet-5", 431_080, 3, 4e-3, 0.0855, (0.04, 0.03, 0.022, 0.016), 3, 1),
     "LeNet-300-100": NetSpec(
         "LeNet-300-100", 266_610, 8, 4e-3, 0.08, (0.06, 0.045, 0.035, 0.025), 4, 2
     ),
@@ -563,8 +563,8 @@ def compression_jobs(args, paper, h_paper, deep, h_deep) -> list:
     every = args.all_methods
     if args.quick and not every:
         t1, uni, best = t1[:1], uni[2:], [best[0], best[3]]
-    elif not every:  # E8 with the static coder, Hessian k-means by DP, TCQ 256 states
-        best = [best[0], best[3]]
+    elif not every:  # Z and D4 (E8 stands for the lattices), E8 with the static coder,
+        uni, best = uni[2:], [best[0], best[3]]  # Hessian k-means by DP, TCQ 256 states
     jobs = [(m, paper, h_paper, args.tolerance) for m in t1]
     jobs += [(m, deep, h_deep, args.tolerance_deep) for m in uni + best]
     if every:
@@ -718,7 +718,16 @@ def main(argv=None) -> int:
         action="store_true",
         help="with --quick: every method (a smoke test of every path)",
     )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="no run: merge the results of one seed's runs with different --networks "
+        "(e.g. one process per network) into --out",
+    )
     args = parser.parse_args(argv)  # fmt: skip
+    if args.merge:
+        return merge_results(args.merge, args.out)
     if args.networks is None:  # a smoke run checks the pipeline on the cheaper network
         args.networks = "LeNet-300-100" if args.quick else ",".join(NETS)
     unknown = [n for n in args.networks.split(",") if n not in NETS]
@@ -750,8 +759,9 @@ def main(argv=None) -> int:
 
 
 def write_results(args, nets: list, seconds: float) -> None:
-    """The JSON of ``--out``: every row, the headline, and each network's details."""
-    first = nets[0]
+    """The JSON of ``--out``: every row, the headline (LeNet-5's when it ran), and each
+    network's details."""
+    first = next((n for n in nets if n["network"] == "LeNet-5"), nets[0])
     results = {
         "dataset": "mnist",
         "seed": args.seed,
@@ -780,6 +790,33 @@ def write_results(args, nets: list, seconds: float) -> None:
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)
     os.replace(tmp, args.out)
+
+
+def merge_results(paths: list, out: str) -> int:
+    """One seed's result files (each from a run with its own ``--networks``) as one, the
+    way a run of both networks writes it; ValueError if the seeds or settings differ."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append(json.load(f))
+    keys = {(r["seed"], r["quick"], json.dumps(r["settings"], sort_keys=True)) for r in runs}
+    if len(keys) != 1:
+        raise ValueError(f"cannot merge runs of different seeds or settings: {sorted(keys)}")
+    merged = dict(runs[0])
+    nets = {}
+    for r in runs:
+        nets.update(r["networks"])
+    merged["networks"] = nets
+    merged["rows"] = [row for r in runs for row in r["rows"]]
+    first = nets.get("LeNet-5") or next(iter(nets.values()))
+    merged["main"], merged["float_test_accuracy"] = first["main"], first["float_test_accuracy"]
+    merged["seconds"] = sum(r["seconds"] for r in runs)
+    merged["merged_from"] = [os.path.basename(p) for p in paths]
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(merged, f, indent=1)
+    print(f"wrote {out} ({', '.join(nets)})")
+    return 0
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def mnist_summary_table(runs: list[dict]) -> str:
     """Per seed and network: float accuracy, the pruned float networks, the headline row."""
     lines = [
         "| network | seed | float32 test % (val) | pruned to | pruned test % | deeper to "
-        "| deeper test % | headline ratio | headline test % | drop pp | target met | run s |",
+        "| deeper test % | headline ratio | headline test % | drop pp | target met | CPU s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|",
     ]
     for run in runs:
@@ -126,8 +126,41 @@ def mnist_summary_table(runs: list[dict]) -> str:
                 f"({net['float_validation_accuracy']:.2f}) | {p['density']:.2%} | "
                 f"{p['test_accuracy']:.2f} | {d['density']:.2%} | {d['test_accuracy']:.2f} | "
                 f"{m['ratio']:.1f}× | {m['test_accuracy']:.2f} | {m['test_drop']:+.2f} | "
-                f"{'yes' if met else 'no'} ({target:g}×, ≤ {loss} pp) | {net['seconds']:.0f} |"
+                f"{'yes' if met else 'no'} ({target:g}×, ≤ {loss} pp) | {_cpu_total(net)} |"
             )
+    return "\n".join(lines)
+
+
+def _cpu_total(net: dict) -> str:
+    """CPU seconds of one network's run (runs before they were recorded: wall seconds)."""
+    cpu = net.get("cpu_seconds")
+    return f"{cpu['total']:.0f}" if cpu else f"{net['seconds']:.0f} (wall)"
+
+
+MNIST_STAGES = (
+    ("float_training", "float training"),
+    ("prune_paper_density", "prune + retrain to the papers' density"),
+    ("prune_deeper", "deeper pruning ladder"),
+    ("rows", "compression rows (search, fine-tuning, evaluation)"),
+    ("total", "total"),
+)
+
+
+def mnist_cpu_table(runs: list[dict]) -> str:
+    """CPU seconds (``time.process_time``, all threads) per stage, network and seed."""
+    cols = [(run["seed"], name, net) for run in runs for name, net in run["networks"].items()
+            if net.get("cpu_seconds")]  # fmt: skip
+    if not cols:
+        return ""
+    lines = [
+        "| stage | " + " | ".join(f"{n} seed {s}" for s, n, _ in cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for key, label in MNIST_STAGES:
+        cells = [f"{net['cpu_seconds'].get(key, 0):.0f}" for _, _, net in cols]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| torch threads | " + " | ".join(str(net.get("torch_threads", "?"))
+                                                 for _, _, net in cols) + " |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -260,6 +293,10 @@ def main(argv: list[str]) -> int:
         runs = mnist_runs(paths)
         print(f"<!-- results_tables.py --mnist {' '.join(paths)} -->")
         print(mnist_summary_table(runs) + "\n")
+        cpu = mnist_cpu_table(runs)
+        if cpu:
+            print("CPU seconds per stage (`time.process_time`, all threads of the process):\n")
+            print(cpu + "\n")
         for name in dict.fromkeys(n for run in runs for n in run["networks"]):
             print(f"**{name}**\n\n" + mnist_rows_table(runs, name) + "\n")
         if figure:

@@ -94,6 +94,11 @@ def test_quick_run_end_to_end_writes_the_json(tmp_path, capsys):
     assert net["parameters"] == 266_610
     for r in res["rows"]:  # every ratio counts every byte of the archive
         assert r["ratio"] == pytest.approx(net["float32_bytes"] / r["n_bytes"])
+    # the headline's zero level is pinned at 0 and kept there by the fine-tuning: every
+    # pruned weight decodes to exactly 0 (decoded density at most the pruned density)
+    assert res["main"]["decoded_density"] <= res["main"]["density"]
+    stages = {"float_training", "prune_paper_density", "prune_deeper", "rows", "total"}
+    assert stages <= set(net["cpu_seconds"]) and net["cpu_seconds"]["total"] > 0
     methods = {r["method"] for r in res["rows"]}
     assert {"k-means + Huffman + FT", "E8 dithered + LZW + FT", "TCQ 8 states + Hessian"} <= methods
     assert "bits/w" in capsys.readouterr().out
