@@ -458,9 +458,10 @@ def format_row(r) -> str:
 # ---------------------------------------------------------------------------
 # one network end to end
 # ---------------------------------------------------------------------------
-def run_network(args, spec: NetSpec, data, progress: bool) -> dict:
+def run_network(args, spec: NetSpec, data, progress: bool, checkpoint=None) -> dict:
     """Train, prune and compress one network; the JSON record of it (rows, headline,
-    accuracies, CPU seconds per stage)."""
+    accuracies, CPU seconds per stage). ``checkpoint(record)`` is called with the record
+    so far (``"complete": False``) after each method, so a run cut short keeps its rows."""
     import torch
 
     torch.manual_seed(args.seed)
@@ -473,30 +474,39 @@ def run_network(args, spec: NetSpec, data, progress: bool) -> dict:
     print(HEAD)
     print("  " + "-" * (len(HEAD) - 2), flush=True)
     t = time.process_time()
+
+    def record(complete: bool) -> dict:
+        cpu["rows"] = round(time.process_time() - t, 1)
+        cpu["total"] = round(sum(v for k, v in cpu.items() if k != "total"), 1)
+        n_params = sum(p.numel() for p in net.parameters())
+        return {
+            "network": spec.name,
+            "parameters": n_params,
+            "float32_bytes": 4 * n_params,
+            "float_validation_accuracy": float_acc["val"],
+            "float_test_accuracy": float_acc["test"],
+            "pruned": pruned_acc,
+            "rows": exp.rows,
+            "main": main_row(exp, deep),
+            "errors": exp.errors,
+            "cpu_seconds": dict(cpu),
+            "seconds": time.perf_counter() - w0,
+            "torch_threads": torch.get_num_threads(),
+            "complete": complete,
+        }
+
     for job in compression_jobs(args, paper, h_paper, deep, h_deep):
         run_job(exp, job, h_deep, pruned_acc["deep"]["validation_accuracy"] - args.tolerance_deep)
-    cpu["rows"] = round(time.process_time() - t, 1)
-    main = headline(exp, spec, deep)
+        if checkpoint is not None:
+            checkpoint(record(False))
+    result = record(True)
+    main = headline(spec, result["main"])
     if args.save_archive and not main.get("missing"):
         stem = os.path.splitext(args.out)[0]
         exp.archives[(main["method"], "deep")].save(f"{stem}_{spec.name}.rdc")
-    cpu["total"] = round(sum(cpu.values()), 1)
     print(f"  {spec.name}: CPU seconds per stage {cpu}; "
           f"{time.perf_counter() - w0:.0f} s wall\n", flush=True)  # fmt: skip
-    return {
-        "network": spec.name,
-        "parameters": sum(p.numel() for p in net.parameters()),
-        "float32_bytes": 4 * sum(p.numel() for p in net.parameters()),
-        "float_validation_accuracy": float_acc["val"],
-        "float_test_accuracy": float_acc["test"],
-        "pruned": pruned_acc,
-        "rows": exp.rows,
-        "main": main,
-        "errors": exp.errors,
-        "cpu_seconds": cpu,
-        "seconds": time.perf_counter() - w0,
-        "torch_threads": torch.get_num_threads(),
-    }
+    return result
 
 
 def train_float(args, spec: NetSpec, data, progress: bool, cpu: dict):
@@ -565,11 +575,14 @@ def compression_jobs(args, paper, h_paper, deep, h_deep) -> list:
         t1, uni, best = t1[:1], uni[2:], [best[0], best[3]]
     elif not every:  # Z and D4 (E8 stands for the lattices), E8 with the static coder,
         uni, best = uni[2:], [best[0], best[3]]  # Hessian k-means by DP, TCQ 256 states
-    jobs = [(m, paper, h_paper, args.tolerance) for m in t1]
+    # the headline first, then the deeper density, then Table 1: a run cut short (see
+    # run_network's checkpoint) has the headline
+    jobs = [(ZERO_LEVEL, deep, h_deep, args.tolerance_deep)]
     jobs += [(m, deep, h_deep, args.tolerance_deep) for m in uni + best]
+    jobs += [(m, paper, h_paper, args.tolerance) for m in t1]
     if every:
         jobs.append((ZERO_LEVEL, paper, h_paper, args.tolerance))
-    return jobs + [(ZERO_LEVEL, deep, h_deep, args.tolerance_deep)]
+    return jobs
 
 
 def run_job(exp: Experiment, job, h_deep, floor_deep: float) -> None:
@@ -597,12 +610,17 @@ def lzw_row(exp: Experiment, label, opts, rows, h_deep, floor: float) -> None:
     exp.add(name, (cm, ft["setting"], exp.accuracy_of(cm, "val")), exp.deep, True, floor, t)
 
 
-def headline(exp: Experiment, spec: NetSpec, deep) -> dict:
+def main_row(exp: Experiment, deep) -> dict:
     """The row of :data:`MAIN_METHOD` at the deeper density (a stand-in if it failed)."""
     main = next((r for r in exp.rows if r["method"] == MAIN_METHOD and r["stage"] == "deep"), None)
     if main is None:
         main = {"method": MAIN_METHOD, "ratio": 0.0, "test_accuracy": 0.0, "test_drop": 100.0,
                 "density": density(deep), "missing": True}  # fmt: skip
+    return main
+
+
+def headline(spec: NetSpec, main: dict) -> dict:
+    """Prints the headline row; returns it."""
     print(
         f"  {spec.name} headline ({MAIN_METHOD}, {main['density']:.2%} kept): "
         f"{main['ratio']:.1f}x, test {main['test_accuracy']:.2f} % "
@@ -749,8 +767,13 @@ def main(argv=None) -> int:
     nets = []
     try:
         for name in args.networks.split(","):
-            nets.append(run_network(args, NETS[name], data, not args.no_progress))
-            write_results(args, nets, time.perf_counter() - t0)  # partial results survive
+            done = list(nets)
+
+            def save(record, done=done):  # partial results survive a run cut short
+                write_results(args, [*done, record], time.perf_counter() - t0)
+
+            nets.append(run_network(args, NETS[name], data, not args.no_progress, save))
+            write_results(args, nets, time.perf_counter() - t0)
     finally:
         torch.set_flush_denormal(False)
         torch.set_num_threads(threads)
