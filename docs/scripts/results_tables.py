@@ -5,7 +5,7 @@ Run from the repository root after ``make demo`` (and ``make demo-minilm``)::
     .venv/bin/python docs/scripts/results_tables.py out/demo.json [out/minilm.json]
     .venv/bin/python docs/scripts/results_tables.py --main out/seed*/demo.json
     .venv/bin/python docs/scripts/results_tables.py --mnist benchmarks/results/mnist_seed*.json \
-        --figure docs/figures/mnist_accuracy_ratio.png
+        --figure docs/figures/mnist_accuracy_ratio.png --write docs/results.md
 
 Prints the tables to stdout; docs/results.md pastes them, so every number in
 that page comes from a demo run and can be regenerated.
@@ -134,7 +134,8 @@ def mnist_summary_table(runs: list[dict]) -> str:
 def _cpu_total(net: dict) -> str:
     """CPU seconds of one network's run (runs before they were recorded: wall seconds)."""
     cpu = net.get("cpu_seconds")
-    return f"{cpu['total']:.0f}" if cpu else f"{net['seconds']:.0f} (wall)"
+    cut = "" if net.get("complete", True) else " (run cut short)"
+    return (f"{cpu['total']:.0f}" if cpu else f"{net['seconds']:.0f} (wall)") + cut
 
 
 MNIST_STAGES = (
@@ -281,27 +282,47 @@ def mnist_plot(runs: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def mnist_main(argv: list[str]) -> int:
+    """``--mnist FILE... [--figure PNG] [--write MD [--block NAME]]``: the tables to stdout,
+    or into the ``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` block of ``MD`` (NAME:
+    ``mnist`` unless given)."""
+    opts = {"--block": "mnist"}
+    for flag in ("--figure", "--write", "--block"):
+        if flag in argv:
+            i = argv.index(flag)
+            opts[flag], argv = argv[i + 1], argv[:i] + argv[i + 2 :]
+    runs = mnist_runs(argv)
+    parts = [f"<!-- results_tables.py --mnist {' '.join(argv)} -->", mnist_summary_table(runs)]
+    cpu = mnist_cpu_table(runs)
+    if cpu:
+        parts += ["CPU seconds per stage (`time.process_time`, all threads of the process):", cpu]
+    for name in dict.fromkeys(n for run in runs for n in run["networks"]):
+        parts.append(f"**{name}**\n\n" + mnist_rows_table(runs, name))
+    text = "\n\n".join(parts)
+    if "--write" in opts:
+        path = opts["--write"]
+        with open(path) as f:
+            page = f.read()
+        begin, end = f"<!-- {opts['--block']}:begin -->", f"<!-- {opts['--block']}:end -->"
+        if page.count(begin) != 1 or page.count(end) != 1:
+            raise ValueError(f"{path} needs one {begin} ... {end} block")
+        head, rest = page.split(begin)
+        tail = rest.split(end)[1]
+        with open(path, "w") as f:
+            f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+    else:
+        print(text)
+    if "--figure" in opts:
+        mnist_plot(runs, opts["--figure"])
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
-    if argv[0] == "--mnist":  # examples/mnist.py results: tables, and the plot with --figure
-        paths, figure = argv[1:], None
-        if "--figure" in paths:
-            i = paths.index("--figure")
-            figure, paths = paths[i + 1], paths[:i] + paths[i + 2 :]
-        runs = mnist_runs(paths)
-        print(f"<!-- results_tables.py --mnist {' '.join(paths)} -->")
-        print(mnist_summary_table(runs) + "\n")
-        cpu = mnist_cpu_table(runs)
-        if cpu:
-            print("CPU seconds per stage (`time.process_time`, all threads of the process):\n")
-            print(cpu + "\n")
-        for name in dict.fromkeys(n for run in runs for n in run["networks"]):
-            print(f"**{name}**\n\n" + mnist_rows_table(runs, name) + "\n")
-        if figure:
-            mnist_plot(runs, figure)
-        return 0
+    if argv[0] == "--mnist":  # examples/mnist.py results: tables, the plot with --figure
+        return mnist_main(argv[1:])
     if argv[0] == "--main":  # the main method of several LeNet runs (seeds)
         results = []
         for path in argv[1:]:
