@@ -822,10 +822,14 @@ def merge_results(paths: list, out: str) -> int:
     for path in paths:
         with open(path) as f:
             runs.append(json.load(f))
-    keys = {(r["seed"], r["quick"], json.dumps(r["settings"], sort_keys=True)) for r in runs}
+    # the thread count may differ (it is recorded per network as torch_threads)
+    same = [{k: v for k, v in r["settings"].items() if k != "threads"} for r in runs]
+    pairs = zip(runs, same, strict=True)
+    keys = {(r["seed"], r["quick"], json.dumps(o, sort_keys=True)) for r, o in pairs}
     if len(keys) != 1:
         raise ValueError(f"cannot merge runs of different seeds or settings: {sorted(keys)}")
     merged = dict(runs[0])
+    merged["settings"] = {**same[0], "threads": [r["settings"]["threads"] for r in runs]}
     nets = {}
     for r in runs:
         nets.update(r["networks"])
