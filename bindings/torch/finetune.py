@@ -108,6 +108,7 @@ def finetune_shared_values(
     lr: float = 1e-4,
     train_unquantized: bool = True,
     progress: bool = False,
+    keep_zero: bool = False,
 ) -> CompressedModel:
     r"""Fine-tune the shared quantized values with the indices fixed (Choi et al. 2018).
 
@@ -139,6 +140,10 @@ def finetune_shared_values(
     train_unquantized : bool
     progress : bool
         Show a tqdm bar per epoch.
+    keep_zero : bool
+        Shared values that are exactly 0 stay 0 (their gradient is zeroed): the
+        zero level of a quantizer that codes pruned weights as a level (e.g.
+        ``quantizer="ecsq", pin_zero=True`` without a mask) keeps decoding to 0.
 
     Returns
     -------
@@ -178,6 +183,9 @@ def finetune_shared_values(
     tables = [tg.table for tg in groups]
     others = [p for n, p in params.items() if n not in group_of] if train_unquantized else []
     opt = torch.optim.Adam(tables + others, lr=lr) if (tables or others) else None
+    # Adam moves an entry only through its gradient (no weight decay): zeroed from the
+    # start, an entry's moments stay 0 and so does its update.
+    frozen = [tg.table.detach() == 0 for tg in groups] if keep_zero else None
 
     _write_back(groups, params, device)
     work.train()
@@ -186,8 +194,10 @@ def finetune_shared_values(
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(work, to_device(batch, device))
         loss.backward()
-        for tg in groups:
+        for i, tg in enumerate(groups):
             tg.table.grad = _table_gradient(tg, params, device)
+            if frozen is not None:
+                tg.table.grad[frozen[i]] = 0.0
         opt.step()
         _write_back(groups, params, device)
     work.eval()

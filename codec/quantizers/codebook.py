@@ -177,6 +177,13 @@ def _check_method(name: str, method, methods: tuple[str, ...]) -> str:
     return method
 
 
+def _check_pin_zero(pin_zero) -> dict:
+    """``{"pin_zero": True}`` when asked (the scalar designers' option), else ``{}``."""
+    if not isinstance(pin_zero, (bool, np.bool_)):
+        raise TypeError(f"pin_zero must be True or False, got {pin_zero!r}")
+    return {"pin_zero": True} if pin_zero else {}
+
+
 def _check_max_levels(max_levels) -> int | None:
     if max_levels is None:
         return None
@@ -288,15 +295,17 @@ class UniformDesigner(ScalarDesigner):
 class ECSQDesigner(ScalarDesigner):
     """``quantizer="ecsq"``: entropy-constrained scalar quantization, minimising
     :math:`D + \\lambda R` (``lam=``), exactly by dynamic programming (``method="dp"``)
-    or by the Chou–Lookabaugh–Gray iteration (``"clg"``); ``max_levels`` cells at most."""
+    or by the Chou–Lookabaugh–Gray iteration (``"clg"``); ``max_levels`` cells at most;
+    ``pin_zero=True`` sets the level of the cell holding 0 to exactly 0."""
 
     name = "ecsq"
     targets = ("lam",)
-    options = MappingProxyType({"method": None, "max_levels": None})
+    options = MappingProxyType({"method": None, "max_levels": None, "pin_zero": False})
 
-    def __init__(self, values, weights, seed, dtype, *, method, max_levels):
+    def __init__(self, values, weights, seed, dtype, *, method, max_levels, pin_zero):
         super().__init__(values, weights, seed, dtype)
         self._extra = {"method": _check_method(self.name, method, ("dp", "clg"))}
+        self._extra.update(_check_pin_zero(pin_zero))
         max_levels = _check_max_levels(max_levels)
         if max_levels is not None:
             self._extra["max_levels"] = max_levels
@@ -310,17 +319,19 @@ class ECSQDesigner(ScalarDesigner):
 
 class KMeansDesigner(ScalarDesigner):
     """``quantizer="kmeans"``: ``levels=`` levels minimising the (weighted) MSE, exactly
-    by dynamic programming (``method="dp"``) or by Lloyd's iteration (``"lloyd"``)."""
+    by dynamic programming (``method="dp"``) or by Lloyd's iteration (``"lloyd"``);
+    ``pin_zero=True`` sets the level of the cell holding 0 to exactly 0."""
 
     name = "kmeans"
     targets = ("levels",)
-    options = MappingProxyType({"method": None, "max_levels": None})
+    options = MappingProxyType({"method": None, "max_levels": None, "pin_zero": False})
 
-    def __init__(self, values, weights, seed, dtype, *, method, max_levels):
+    def __init__(self, values, weights, seed, dtype, *, method, max_levels, pin_zero):
         super().__init__(values, weights, seed, dtype)
         self._method = _check_method(self.name, method, ("dp", "lloyd"))
         self._max_levels = _check_max_levels(max_levels)
-        self._extra = {"method": self._method, "seed": seed}
+        self._pin = _check_pin_zero(pin_zero)
+        self._extra = {"method": self._method, "seed": seed, **self._pin}
         if self._max_levels is not None:
             self._extra["max_levels"] = self._max_levels
 
@@ -332,7 +343,9 @@ class KMeansDesigner(ScalarDesigner):
             )
         if isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or levels < 1:
             raise ValueError(f"levels must be a positive integer, got {levels!r}")
-        return scalar.design_kmeans(x, int(levels), weights=w, method=self._method, seed=self.seed)
+        return scalar.design_kmeans(
+            x, int(levels), weights=w, method=self._method, seed=self.seed, **self._pin
+        )
 
     def _design_constant(self, step):
         return self._design_direct(*self._design_data(), levels=1)

@@ -244,6 +244,7 @@ class _Data:
     scale: float
     inv_scale: float
     weighted: bool
+    pin_zero: bool = False  # one level exactly 0 (see _pin_zero_level)
 
     @property
     def m(self) -> int:
@@ -265,7 +266,9 @@ def _prefix(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _prepare(x: Any, weights: Any) -> _Data:
+def _prepare(x: Any, weights: Any, pin_zero: Any = False) -> _Data:
+    if not isinstance(pin_zero, (bool, np.bool_)):
+        raise TypeError(f"pin_zero must be True or False, got {pin_zero!r}")
     a = _as_float_array(x)
     w = _as_weights(weights, a.shape)
     flat = a.reshape(-1)
@@ -299,6 +302,7 @@ def _prepare(x: Any, weights: Any) -> _Data:
         scale=scale,
         inv_scale=inv_scale,
         weighted=w is not None,
+        pin_zero=bool(pin_zero),
     )
 
 
@@ -424,6 +428,20 @@ def _ecsq_thresholds(levels: np.ndarray, counts: np.ndarray, lam: float) -> np.n
 def _clip_to_gaps(t: np.ndarray, below: np.ndarray, above: np.ndarray) -> np.ndarray:
     """Clip each threshold into (below, above] so the design partition is reproduced."""
     return np.minimum(np.maximum(t, np.nextafter(below, np.inf)), above)
+
+
+def _pin_zero_level(levels: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, float]:
+    """``levels`` with the level of the cell holding 0 set to exactly 0 (cells unchanged).
+
+    The neighbours stay on their sides (a cell's level lies within its data, and the
+    data of the cells left of 0's cell lie below its lower threshold, which is <= 0),
+    so the levels stay sorted. Returns the levels and the value the pinned level had.
+    """
+    i = int(np.searchsorted(thresholds, 0.0, side="right"))  # quantize(0)
+    out = np.array(levels, dtype=np.float64)
+    moved = float(out[i])
+    out[i] = 0.0
+    return np.maximum.accumulate(out) if i else out, moved
 
 
 # ---------------------------------------------------------------------------
@@ -747,6 +765,7 @@ def design_kmeans(
     max_iter: int = 1000,
     tol: float = 1e-9,
     max_bins: int = DEFAULT_MAX_BINS,
+    pin_zero: bool = False,
 ) -> ScalarCodebook:
     """(Hessian-)weighted k-means quantizer with ``levels`` levels.
 
@@ -803,6 +822,12 @@ def design_kmeans(
         (it also stops as soon as the cells repeat).
     max_bins : int, default 65536
         Most bins for the DP.
+    pin_zero : bool, default False
+        Set the level of the cell holding 0 to exactly 0 after the design, the
+        cells unchanged (for pruned weights coded with the values: their zero
+        level decodes to 0.0). The distortion grows by that cell's weight times
+        the square of the level it replaces, ``info["zero_level_moved_from"]``
+        (reported ``distortion`` and ``rate`` are those of the pinned codebook).
 
     Returns
     -------
@@ -826,6 +851,8 @@ def design_kmeans(
     >>> h = np.array([1.0, 1.0, 100.0, 1.0, 1.0, 1.0])
     >>> round(float(design_kmeans(x, 3, weights=h, method="dp").levels[0]), 3)
     0.197
+    >>> design_kmeans(x, 3, method="dp", pin_zero=True).levels.tolist()[0]
+    0.0
     """
     K = _check_int(levels, "levels", 1)
     _check_choice(method, "method", ("lloyd", "dp"))
@@ -833,7 +860,7 @@ def design_kmeans(
     tol = _check_real(tol, "tol")
     max_bins = _check_int(max_bins, "max_bins", _MIN_BINS)
     rng = np.random.default_rng(seed)  # validates seed before the heavy work
-    d = _prepare(x, weights)
+    d = _prepare(x, weights, pin_zero)
     return _design_kmeans_prepared(d, K, method, rng, max_iter, tol, max_bins)
 
 
@@ -857,6 +884,8 @@ def _design_kmeans_prepared(
         c, it = scalar_kernels.lloyd(d.z, d.Pw, d.Ps1, d.Ps2, c0, max_iter, tol)
         lev = np.maximum.accumulate(d.mu + d.scale * c)
         thr = 0.5 * (lev[:-1] + lev[1:])
+        if d.pin_zero:
+            lev, info["zero_level_moved_from"] = _pin_zero_level(lev, thr)
         return _make(d, lev, thr, "kmeans-lloyd", n_iter=it, **info)
     bins = _bins(d, max_bins)
     if K * (bins.m + 1) > _DP_TABLE_LIMIT:
@@ -867,6 +896,8 @@ def _design_kmeans_prepared(
     _, bounds = scalar_kernels.kmeans_dp(bins.Pw, bins.Ps1, bins.Ps2, K)
     lev, thr = _partition_codebook(d, bins, bounds, lam=None)
     info.update(n_bins=bins.m, bin_excess_bound=bins.excess_bound)
+    if d.pin_zero:
+        lev, info["zero_level_moved_from"] = _pin_zero_level(lev, thr)
     return _make(d, lev, thr, "kmeans-dp", **info)
 
 
@@ -909,6 +940,7 @@ def design_ecsq(
     max_iter: int = 1000,
     tol: float = 1e-9,
     max_bins: int = DEFAULT_MAX_BINS,
+    pin_zero: bool = False,
 ) -> ScalarCodebook:
     """Entropy-constrained scalar quantizer (ECSQ) for the multiplier ``lam``.
 
@@ -967,6 +999,12 @@ def design_ecsq(
         of ``D + λR`` of at most ``tol``, or repeated cells.
     max_bins : int, default 65536
         Most bins for the DP.
+    pin_zero : bool, default False
+        Set the level of the cell holding 0 to exactly 0 after the design, the
+        cells unchanged (for pruned weights coded with the values: their zero
+        level decodes to 0.0). The distortion grows by that cell's weight times
+        the square of the level it replaces, ``info["zero_level_moved_from"]``
+        (reported ``distortion`` and ``rate`` are those of the pinned codebook).
 
     Returns
     -------
@@ -986,6 +1024,13 @@ def design_ecsq(
     >>> cb = design_ecsq(x, lam=0.01, method="dp")
     >>> cb.size, round(cb.rate, 2), round(cb.distortion, 4)
     (26, 3.77, 0.0075)
+
+    Pruned weights (exact zeros) coded as a level that decodes to exactly 0:
+
+    >>> w = np.where(rng.random(20000) < 0.9, 0.0, x)
+    >>> cz = design_ecsq(w, lam=0.05, method="dp", pin_zero=True)
+    >>> float(dequantize(quantize(np.zeros(1), cz), cz)[0])
+    0.0
     """
     lam = _check_real(lam, "lam")
     _check_choice(method, "method", ("clg", "dp"))
@@ -993,7 +1038,7 @@ def design_ecsq(
     max_iter = _check_int(max_iter, "max_iter", 1)
     tol = _check_real(tol, "tol")
     max_bins = _check_int(max_bins, "max_bins", _MIN_BINS)
-    d = _prepare(x, weights)
+    d = _prepare(x, weights, pin_zero)
     return _design_ecsq_prepared(d, lam, method, K, max_iter, tol, max_bins)
 
 
@@ -1017,9 +1062,15 @@ def _design_ecsq_prepared(d: _Data, lam, method, K, max_iter, tol, max_bins) -> 
             if keep.all():
                 break
             c, ell = c[keep], ell[keep]
-        return _make(d, lev, thr, "ecsq-clg", lam=lam, n_iter=it)
+        pinned = {}
+        if d.pin_zero:
+            lev, pinned["zero_level_moved_from"] = _pin_zero_level(lev, thr)
+        return _make(d, lev, thr, "ecsq-clg", lam=lam, n_iter=it, **pinned)
     bins, bounds, mu, exact = _ecsq_dp_adaptive(d, lam_z, K, max_bins)
     lev, thr = _partition_codebook(d, bins, bounds, lam=lam)
+    pinned = {}
+    if d.pin_zero:
+        lev, pinned["zero_level_moved_from"] = _pin_zero_level(lev, thr)
     return _make(
         d,
         lev,
@@ -1030,6 +1081,7 @@ def _design_ecsq_prepared(d: _Data, lam, method, K, max_iter, tol, max_bins) -> 
         bin_excess_bound=bins.excess_bound,
         cell_price=mu * d.scale * d.scale,
         exact=exact,
+        **pinned,
     )
 
 
@@ -1204,7 +1256,7 @@ def _search_levels(design, k_max, key, target, up_tol, increasing):
     return get(hi), top
 
 
-def _target_setup(x, quantizer, method, weights, max_levels, max_bins):
+def _target_setup(x, quantizer, method, weights, max_levels, max_bins, pin_zero=False):
     _check_choice(quantizer, "quantizer", _QUANTIZERS)
     if method is None:
         method = _DEFAULT_METHOD[quantizer]
@@ -1215,7 +1267,7 @@ def _target_setup(x, quantizer, method, weights, max_levels, max_bins):
         )
     K = _check_int(max_levels, "max_levels", 1)
     max_bins = _check_int(max_bins, "max_bins", _MIN_BINS)
-    d = _prepare(x, weights)
+    d = _prepare(x, weights, pin_zero)
     return d, method, K, max_bins
 
 
@@ -1281,6 +1333,7 @@ def design_for_rate(
     seed: Any = 0,
     rate_tol: float = 0.01,
     max_bins: int = DEFAULT_MAX_BINS,
+    pin_zero: bool = False,
 ) -> ScalarCodebook:
     """Design a quantizer whose index entropy on ``x`` is ``rate`` bits per element.
 
@@ -1317,6 +1370,10 @@ def design_for_rate(
         Accepted distance to ``rate``, bits.
     max_bins : int, default 65536
         Most bins for the DPs.
+    pin_zero : bool, default False
+        ECSQ and k-means: the level of the cell holding 0 is exactly 0 in
+        every design searched (see :func:`design_ecsq`); a uniform quantizer's
+        zero cell has level 0 already.
 
     Returns
     -------
@@ -1341,7 +1398,9 @@ def design_for_rate(
     rate = _check_real(rate, "rate")
     rate_tol = _check_real(rate_tol, "rate_tol", positive=True)
     dead_zone = _check_real(dead_zone, "dead_zone")
-    d, method, K, max_bins = _target_setup(x, quantizer, method, weights, max_levels, max_bins)
+    d, method, K, max_bins = _target_setup(
+        x, quantizer, method, weights, max_levels, max_bins, pin_zero
+    )
     design = _designer(d, quantizer, method, K, max_bins, dead_zone, seed)
     key = lambda cb: cb.rate  # noqa: E731
     var = _variance(d)
@@ -1446,6 +1505,7 @@ def design_for_distortion(
     seed: Any = 0,
     mse_rtol: float = 0.01,
     max_bins: int = DEFAULT_MAX_BINS,
+    pin_zero: bool = False,
 ) -> ScalarCodebook:
     """Design the lowest-rate quantizer of a family whose (weighted) MSE is at most ``mse``.
 
@@ -1462,7 +1522,7 @@ def design_for_distortion(
         Design data.
     mse : float
         Target (weighted) mean squared error, > 0.
-    quantizer, method, weights, max_levels, dead_zone, seed, max_bins
+    quantizer, method, weights, max_levels, dead_zone, seed, max_bins, pin_zero
         As in :func:`design_for_rate`.
     mse_rtol : float, default 0.01
         Relative slack below ``mse`` at which the search may stop.
@@ -1488,7 +1548,9 @@ def design_for_distortion(
     mse = _check_real(mse, "mse", positive=True)
     mse_rtol = _check_real(mse_rtol, "mse_rtol", positive=True)
     dead_zone = _check_real(dead_zone, "dead_zone")
-    d, method, K, max_bins = _target_setup(x, quantizer, method, weights, max_levels, max_bins)
+    d, method, K, max_bins = _target_setup(
+        x, quantizer, method, weights, max_levels, max_bins, pin_zero
+    )
     design = _designer(d, quantizer, method, K, max_bins, dead_zone, seed)
     key = lambda cb: cb.distortion  # noqa: E731
     var = _variance(d)

@@ -5,7 +5,7 @@ Run from the repository root after ``make demo`` (and ``make demo-minilm``)::
     .venv/bin/python docs/scripts/results_tables.py out/demo.json [out/minilm.json]
     .venv/bin/python docs/scripts/results_tables.py --main out/seed*/demo.json
     .venv/bin/python docs/scripts/results_tables.py --mnist benchmarks/results/mnist_seed*.json \
-        --figure docs/figures/mnist_accuracy_ratio.png
+        --figure docs/figures/mnist_accuracy_ratio.png --write docs/results.md
 
 Prints the tables to stdout; docs/results.md pastes them, so every number in
 that page comes from a demo run and can be regenerated.
@@ -113,7 +113,7 @@ def mnist_summary_table(runs: list[dict]) -> str:
     """Per seed and network: float accuracy, the pruned float networks, the headline row."""
     lines = [
         "| network | seed | float32 test % (val) | pruned to | pruned test % | deeper to "
-        "| deeper test % | headline ratio | headline test % | drop pp | target met | run s |",
+        "| deeper test % | headline ratio | headline test % | drop pp | target met | CPU s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|",
     ]
     for run in runs:
@@ -126,8 +126,42 @@ def mnist_summary_table(runs: list[dict]) -> str:
                 f"({net['float_validation_accuracy']:.2f}) | {p['density']:.2%} | "
                 f"{p['test_accuracy']:.2f} | {d['density']:.2%} | {d['test_accuracy']:.2f} | "
                 f"{m['ratio']:.1f}× | {m['test_accuracy']:.2f} | {m['test_drop']:+.2f} | "
-                f"{'yes' if met else 'no'} ({target:g}×, ≤ {loss} pp) | {net['seconds']:.0f} |"
+                f"{'yes' if met else 'no'} ({target:g}×, ≤ {loss} pp) | {_cpu_total(net)} |"
             )
+    return "\n".join(lines)
+
+
+def _cpu_total(net: dict) -> str:
+    """CPU seconds of one network's run (runs before they were recorded: wall seconds)."""
+    cpu = net.get("cpu_seconds")
+    cut = "" if net.get("complete", True) else " (run cut short)"
+    return (f"{cpu['total']:.0f}" if cpu else f"{net['seconds']:.0f} (wall)") + cut
+
+
+MNIST_STAGES = (
+    ("float_training", "float training"),
+    ("prune_paper_density", "prune + retrain to the papers' density"),
+    ("prune_deeper", "deeper pruning ladder"),
+    ("rows", "compression rows (search, fine-tuning, evaluation)"),
+    ("total", "total"),
+)
+
+
+def mnist_cpu_table(runs: list[dict]) -> str:
+    """CPU seconds (``time.process_time``, all threads) per stage, network and seed."""
+    cols = [(run["seed"], name, net) for run in runs for name, net in run["networks"].items()
+            if net.get("cpu_seconds")]  # fmt: skip
+    if not cols:
+        return ""
+    lines = [
+        "| stage | " + " | ".join(f"{n} seed {s}" for s, n, _ in cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for key, label in MNIST_STAGES:
+        cells = [f"{net['cpu_seconds'].get(key, 0):.0f}" for _, _, net in cols]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| torch threads | " + " | ".join(str(net.get("torch_threads", "?"))
+                                                 for _, _, net in cols) + " |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -248,23 +282,47 @@ def mnist_plot(runs: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def mnist_main(argv: list[str]) -> int:
+    """``--mnist FILE... [--figure PNG] [--write MD [--block NAME]]``: the tables to stdout,
+    or into the ``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` block of ``MD`` (NAME:
+    ``mnist`` unless given)."""
+    opts = {"--block": "mnist"}
+    for flag in ("--figure", "--write", "--block"):
+        if flag in argv:
+            i = argv.index(flag)
+            opts[flag], argv = argv[i + 1], argv[:i] + argv[i + 2 :]
+    runs = mnist_runs(argv)
+    parts = [f"<!-- results_tables.py --mnist {' '.join(argv)} -->", mnist_summary_table(runs)]
+    cpu = mnist_cpu_table(runs)
+    if cpu:
+        parts += ["CPU seconds per stage (`time.process_time`, all threads of the process):", cpu]
+    for name in dict.fromkeys(n for run in runs for n in run["networks"]):
+        parts.append(f"**{name}**\n\n" + mnist_rows_table(runs, name))
+    text = "\n\n".join(parts)
+    if "--write" in opts:
+        path = opts["--write"]
+        with open(path) as f:
+            page = f.read()
+        begin, end = f"<!-- {opts['--block']}:begin -->", f"<!-- {opts['--block']}:end -->"
+        if page.count(begin) != 1 or page.count(end) != 1:
+            raise ValueError(f"{path} needs one {begin} ... {end} block")
+        head, rest = page.split(begin)
+        tail = rest.split(end)[1]
+        with open(path, "w") as f:
+            f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+    else:
+        print(text)
+    if "--figure" in opts:
+        mnist_plot(runs, opts["--figure"])
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
-    if argv[0] == "--mnist":  # examples/mnist.py results: tables, and the plot with --figure
-        paths, figure = argv[1:], None
-        if "--figure" in paths:
-            i = paths.index("--figure")
-            figure, paths = paths[i + 1], paths[:i] + paths[i + 2 :]
-        runs = mnist_runs(paths)
-        print(f"<!-- results_tables.py --mnist {' '.join(paths)} -->")
-        print(mnist_summary_table(runs) + "\n")
-        for name in dict.fromkeys(n for run in runs for n in run["networks"]):
-            print(f"**{name}**\n\n" + mnist_rows_table(runs, name) + "\n")
-        if figure:
-            mnist_plot(runs, figure)
-        return 0
+    if argv[0] == "--mnist":  # examples/mnist.py results: tables, the plot with --figure
+        return mnist_main(argv[1:])
     if argv[0] == "--main":  # the main method of several LeNet runs (seeds)
         results = []
         for path in argv[1:]:

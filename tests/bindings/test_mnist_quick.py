@@ -94,6 +94,11 @@ def test_quick_run_end_to_end_writes_the_json(tmp_path, capsys):
     assert net["parameters"] == 266_610
     for r in res["rows"]:  # every ratio counts every byte of the archive
         assert r["ratio"] == pytest.approx(net["float32_bytes"] / r["n_bytes"])
+    # the headline's zero level is pinned at 0 and kept there by the fine-tuning: every
+    # pruned weight decodes to exactly 0 (decoded density at most the pruned density)
+    assert res["main"]["decoded_density"] <= res["main"]["density"]
+    stages = {"float_training", "prune_paper_density", "prune_deeper", "rows", "total"}
+    assert stages <= set(net["cpu_seconds"]) and net["cpu_seconds"]["total"] > 0
     methods = {r["method"] for r in res["rows"]}
     assert {"k-means + Huffman + FT", "E8 dithered + LZW + FT", "TCQ 8 states + Hessian"} <= methods
     assert "bits/w" in capsys.readouterr().out
@@ -106,3 +111,24 @@ def test_network_sizes_are_the_papers():
         net = mnist.BUILDERS[name]()
         assert sum(p.numel() for p in net.parameters()) == params == mnist.NETS[name].parameters
         assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_merge_joins_one_seeds_networks_and_refuses_other_seeds(tmp_path):
+    def run(name, seed, threads):
+        net = {"network": name, "main": {"method": mnist.MAIN_METHOD, "ratio": 1.0},
+               "float_test_accuracy": 99.0}  # fmt: skip
+        res = {"dataset": "mnist", "seed": seed, "quick": False, "seconds": 2.0,
+               "settings": {"tolerance": 0.05, "threads": threads},
+               "rows": [{"network": name}], "networks": {name: net}}  # fmt: skip
+        path = tmp_path / f"{name}_{seed}.json"
+        path.write_text(json.dumps(res))
+        return str(path)
+
+    a, b = run("LeNet-300-100", 0, 1), run("LeNet-5", 0, 2)
+    out = tmp_path / "merged.json"
+    assert mnist.main(["--merge", a, b, "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert list(res["networks"]) == ["LeNet-300-100", "LeNet-5"] and len(res["rows"]) == 2
+    assert res["main"] == res["networks"]["LeNet-5"]["main"] and res["seconds"] == 4.0
+    with pytest.raises(ValueError, match="different seeds or settings"):
+        mnist.main(["--merge", a, run("LeNet-5", 1, 2), "--out", str(out)])
