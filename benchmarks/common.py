@@ -51,3 +51,21 @@ def write_results(name: str, description: str, results: dict) -> Path:
     }
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def replace_block(path: Path, text: str, block: str, *, append: bool = True) -> None:
+    """Put ``text`` between the ``<!-- block:begin -->`` and ``<!-- block:end -->``
+    marks of the page ``path``, so a benchmark rewrites its own generated part of a
+    page and nothing else. A page without the marks gets the block appended, or,
+    with ``append=False``, is refused (SystemExit naming the marks)."""
+    begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
+    old = path.read_text() if path.exists() else ""
+    new_block = f"{begin}\n{text.rstrip()}\n{end}"
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + new_block + rest.split(end, 1)[1]
+    elif append:
+        new = old.rstrip() + "\n\n" + new_block + "\n"
+    else:
+        raise SystemExit(f"{path} has no {begin} ... {end} block")
+    path.write_text(new)

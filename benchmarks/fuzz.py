@@ -48,8 +48,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: the repository's codec, not an installed one
-    sys.path.insert(0, str(ROOT))
+# the repository's codec, not an installed one, and the benchmarks' common helpers
+for _p in (str(ROOT), str(ROOT / "benchmarks")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from common import replace_block  # noqa: E402
 
 import codec  # noqa: E402
 from codec import container  # noqa: E402
@@ -881,19 +885,6 @@ def command_line(script: str, argv: list) -> str:
     return " ".join(["python", script, *kept])
 
 
-def replace_block(path: Path, text: str, block: str = BLOCK) -> None:
-    """Replace the ``<!-- block:begin/end -->`` part of ``path`` (appended if absent)."""
-    begin, end = f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
-    old = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        new = head + block + rest.split(end, 1)[1]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    path.write_text(new)
-
-
 def write_json(
     res: dict,
     path: Path,
@@ -957,7 +948,7 @@ def main(argv=None) -> dict:
     text = markdown(res)
     print(text)
     if args.markdown:
-        replace_block(args.markdown, text)
+        replace_block(args.markdown, text, BLOCK)
     return res
 
 

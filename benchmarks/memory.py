@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_results  # noqa: E402
+from common import RESULTS, replace_block, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,16 +143,6 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def replace_block(path: Path, text: str) -> None:
-    """Put ``text`` between the page's ``<!-- memory:begin -->`` / ``end`` marks."""
-    begin, end = f"<!-- {BLOCK}:begin -->", f"<!-- {BLOCK}:end -->"
-    old = path.read_text()
-    if begin not in old or end not in old:
-        raise SystemExit(f"{path} has no {begin} ... {end} block")
-    head, rest = old.split(begin, 1)
-    path.write_text(f"{head}{begin}\n{text}\n{end}{rest.split(end, 1)[1]}")
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--log2n", type=int, nargs="+", default=[24, 26])
@@ -186,7 +176,7 @@ def main(argv=None) -> dict:
             "memory", "peak RSS above baseline of encode/decode (fresh process per case)", results
         )
     if args.markdown:
-        replace_block(args.markdown, table(results))
+        replace_block(args.markdown, table(results), BLOCK, append=False)
     return results
 
 

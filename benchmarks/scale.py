@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, best_time, write_results  # noqa: E402
+from common import RESULTS, best_time, replace_block, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = "scale"
@@ -448,18 +448,6 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def replace_block(path: Path, text: str) -> None:
-    begin, end = f"<!-- {BLOCK}:begin -->", f"<!-- {BLOCK}:end -->"
-    old = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        new = head + block + rest.split(end, 1)[1]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    path.write_text(new)
-
-
 # ---------------------------------------------------------------------------
 
 
@@ -482,7 +470,7 @@ def main(argv=None) -> dict:
             if not args.no_json:
                 path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
         if args.markdown:
-            replace_block(args.markdown, markdown(doc))
+            replace_block(args.markdown, markdown(doc), BLOCK)
         return doc["results"]
     parts = set(args.parts.split(","))
     q = args.quick
@@ -519,7 +507,7 @@ def main(argv=None) -> dict:
     doc = {"name": "scale", "description": description, "environment": environment()}
     doc["results"] = res
     if args.markdown:
-        replace_block(args.markdown, markdown(doc))
+        replace_block(args.markdown, markdown(doc), BLOCK)
     return res
 
 

@@ -57,7 +57,7 @@ for _p in (str(ROOT), str(ROOT / "benchmarks")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from common import RESULTS, write_results  # noqa: E402
+from common import RESULTS, replace_block, write_results  # noqa: E402
 
 import codec  # noqa: E402
 import theory  # noqa: E402
@@ -465,18 +465,6 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
-def replace_block(path: Path, text: str) -> None:
-    begin, end = f"<!-- {BLOCK}:begin -->", f"<!-- {BLOCK}:end -->"
-    old = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        new = head + block + rest.split(end, 1)[1]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    path.write_text(new)
-
-
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -534,7 +522,7 @@ def main(argv=None) -> dict:
         text = markdown(res)
         print(text)
         if args.markdown:
-            replace_block(args.markdown, text)
+            replace_block(args.markdown, text, BLOCK)
         return res
     command = ("benchmarks/tcq.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
     t0, load0 = time.perf_counter(), loadavg()
@@ -605,7 +593,7 @@ def main(argv=None) -> dict:
         )
         print(f"wrote {path}")
     if args.markdown:
-        replace_block(args.markdown, text)
+        replace_block(args.markdown, text, BLOCK)
         print(f"wrote the {BLOCK} block of {args.markdown}")
     return res
 

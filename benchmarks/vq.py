@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, best_time, environment, write_results  # noqa: E402
+from common import RESULTS, best_time, environment, replace_block, write_results  # noqa: E402
 
 import codec  # noqa: E402
 from codec import container  # noqa: E402
@@ -352,25 +352,13 @@ def figure(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def replace_block(path: Path, text: str) -> None:
-    begin, end = f"<!-- {BLOCK}:begin -->", f"<!-- {BLOCK}:end -->"
-    old = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        new = head + block + rest.split(end, 1)[1]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    path.write_text(new)
-
-
 def report(doc: dict, markdown_path: Path | None, figure_path: Path | None) -> str:
     """The docs block (written into ``markdown_path``) and the figure, from one results doc."""
     text = markdown(doc)
     if figure_path is not None:
         figure(doc["results"], figure_path)
     if markdown_path is not None:
-        replace_block(markdown_path, text)
+        replace_block(markdown_path, text, BLOCK)
     return text
 
 
