@@ -296,6 +296,10 @@ def mnist_main(argv: list[str]) -> int:
     cpu = mnist_cpu_table(runs)
     if cpu:
         parts += ["CPU seconds per stage (`time.process_time`, all threads of the process):", cpu]
+    whole = [r for r in runs if len(r["networks"]) > 1 and r.get("seconds")]
+    if whole:  # one process ran every network of the seed: what `make repro-mnist` takes
+        walls = ", ".join(f"seed {r['seed']} {r['seconds']:.0f} s" for r in whole)
+        parts.append(f"Wall time of each seed's whole run (both networks, one process): {walls}.")
     for name in dict.fromkeys(n for run in runs for n in run["networks"]):
         parts.append(f"**{name}**\n\n" + mnist_rows_table(runs, name))
     text = "\n\n".join(parts)
