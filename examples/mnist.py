@@ -395,12 +395,19 @@ class Experiment:
         import bindings.torch as bt
 
         batches = shuffled_batches(
-            self.data["distill"], self.args.seed * 7919 + salt, self.args.finetune_batches,
+            self.data["distill"],
+            self.args.seed * 7919 + salt,
+            self.args.finetune_batches,
             FT_BATCH,
         )
         alpha = self.args.distill
         return bt.finetune_shared_values(
-            cm, net, batches, epochs=1, lr=self.args.finetune_lr, keep_zero=keep_zero,
+            cm,
+            net,
+            batches,
+            epochs=1,
+            lr=self.args.finetune_lr,
+            keep_zero=keep_zero,
             loss_fn=lambda model, batch: distillation_loss(model(batch[0]), batch, alpha),
         )
 
