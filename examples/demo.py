@@ -28,6 +28,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -432,7 +433,7 @@ def main(argv=None) -> int:
         help="run the all-MiniLM-L6-v2 demo instead (examples/demo_minilm.py)",
     )
     args, rest = parser.parse_known_args(argv)
-    args.command = " ".join(["python -m examples.demo", *(sys.argv[1:] if argv is None else argv)])
+    args.command = shlex.join(["python", "-m", "examples.demo", *(sys.argv[1:] if argv is None else argv)])
     if args.minilm:
         if __package__:  # python -m examples.demo, or imported
             from . import demo_minilm
