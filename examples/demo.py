@@ -433,7 +433,8 @@ def main(argv=None) -> int:
         help="run the all-MiniLM-L6-v2 demo instead (examples/demo_minilm.py)",
     )
     args, rest = parser.parse_known_args(argv)
-    args.command = shlex.join(["python", "-m", "examples.demo", *(sys.argv[1:] if argv is None else argv)])
+    given = sys.argv[1:] if argv is None else argv
+    args.command = shlex.join(["python", "-m", "examples.demo", *given])
     if args.minilm:
         if __package__:  # python -m examples.demo, or imported
             from . import demo_minilm
