@@ -266,6 +266,7 @@ class Experiment:
         self.rows: list[Row] = []
         self.archives: dict = {}
         self._ref_acc: dict = {base: self.base_acc}  # keyed by the module itself
+        self.extra: dict = {}  # further facts for the JSON
 
     def reference_accuracy(self, net) -> dict:
         """Train and validation accuracy of the float network ``net`` (cached)."""
@@ -628,6 +629,7 @@ def write_outputs(args, exp: Experiment, n_params: int, p_test: float) -> None:
             "prune": args.prune,
         },
         "results": [row.__dict__ for row in exp.rows],
+        **exp.extra,
         "meta": run_meta(args),
     }
     json_path = args.json or stem + ".json"
@@ -712,6 +714,26 @@ TERNARY = (
 )
 
 
+def zeroed_by_threshold(net) -> dict:
+    """Per quantized layer of a pruned ``net``: the fraction of its kept weights that
+    ternarization sets to 0, with TWN's ``t = 0.7`` and with the exact threshold."""
+    import re
+
+    import bindings.torch as bt
+
+    out = {"layer": [], "twn_0.7": [], "exact": []}
+    for name, p in net.named_parameters():
+        if not re.match(INCLUDE, name):
+            continue
+        w = p.detach()
+        keep = w != 0
+        out["layer"].append(name)
+        for key, t in (("twn_0.7", 0.7), ("exact", "exact")):
+            q, _, _ = bt.ternarize(w, t, keep)
+            out[key].append(round(float((q[keep] == 0).float().mean()), 4))
+    return out
+
+
 def ternary_rows(exp: Experiment, dense, pruned, quick: bool) -> None:
     """Ternary {-a, 0, +a} weights per layer (bindings.torch.mlq_compress), dense and pruned.
 
@@ -720,6 +742,7 @@ def ternary_rows(exp: Experiment, dense, pruned, quick: bool) -> None:
     """
     import bindings.torch as bt
 
+    exp.extra["ternary_zeroed"] = zeroed_by_threshold(pruned)
     nets = {"dense": dense, "pruned": pruned}
     runs = [
         (label, opts, nets[kind], kind == "pruned")
