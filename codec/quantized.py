@@ -126,6 +126,16 @@ class QuantizedArray:
         ``T = 1`` for scalar quantizers and lattices (``indices - index_offset``),
         ``T`` = the number of stages for a vector quantizer, whose shared values
         are its codebooks' coordinates.
+
+        Examples
+        --------
+        >>> import numpy as np, codec
+        >>> q = codec.quantize(np.arange(8.0), quantizer="rvq", subvector=2, stages=2, levels=2)
+        >>> idx = q.shared_value_index
+        >>> idx.shape
+        (2, 8)
+        >>> bool(np.allclose(q.shared_values[idx].sum(0), q.reconstruction()))
+        True
         """
         index = self.quantizer.shared_value_index(self.points, self.index_offset)
         if index.shape[1] != self.n_padded:  # a quantizer that breaks the protocol

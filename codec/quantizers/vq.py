@@ -359,6 +359,12 @@ class VQQuantizer(Quantizer):
         ------
         ValueError
             ``offset`` is not 0, or the indices are not whole blocks.
+
+        Examples
+        --------
+        >>> cb = np.zeros((1, 2, 3, 2))          # S = 1, M = 2, K = 3, d = 2
+        >>> VQQuantizer(cb).shared_value_index(np.array([2, 0]), 0).tolist()
+        [[4, 5, 6, 7]]
         """
         if offset != 0:
             raise ValueError("vector quantizer tables start at index 0")

@@ -143,7 +143,19 @@ def digits_table_block(res: dict) -> str:
             f"{r['drop']:+.2f} | {r['agree']:.1f} |"
         )
     source = f"benchmarks/results/demo_seed{base['seed']}.json"
-    return "\n".join(lines) + f"\n\nFrom `{source}`: {_digits_run_line(res)}."
+    text = "\n".join(lines) + f"\n\nFrom `{source}`: {_digits_run_line(res)}."
+    zeroed = res.get("ternary_zeroed")
+    if zeroed:
+
+        def pct(key):
+            return ", ".join(f"{100 * v:.1f} %" for v in zeroed[key])
+
+        text += (
+            "\n\nKept weights of the pruned network that ternarization sets to 0, per layer "
+            f"({', '.join(zeroed['layer'])}): TWN's t = 0.7 {pct('twn_0.7')}; "
+            f"the exact threshold {pct('exact')}."
+        )
+    return text
 
 
 def digits_blocks(root) -> dict:
