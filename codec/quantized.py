@@ -119,9 +119,39 @@ class QuantizedArray:
         return self._shared()[1].copy()
 
     @property
+    def shared_value_index(self) -> np.ndarray:
+        """``(T, n)`` positions in :attr:`shared_values` that each element sums.
+
+        ``reconstruction() == shared_values[shared_value_index].sum(0) - dither_term``;
+        ``T = 1`` for scalar quantizers and lattices (``indices - index_offset``),
+        ``T`` = the number of stages for a vector quantizer, whose shared values
+        are its codebooks' coordinates.
+
+        Examples
+        --------
+        >>> import numpy as np, codec
+        >>> q = codec.quantize(np.arange(8.0), quantizer="rvq", subvector=2, stages=2, levels=2)
+        >>> idx = q.shared_value_index
+        >>> idx.shape
+        (2, 8)
+        >>> bool(np.allclose(q.shared_values[idx].sum(0), q.reconstruction()))
+        True
+        """
+        index = self.quantizer.shared_value_index(self.points, self.index_offset)
+        if index.shape[1] != self.n_padded:  # a quantizer that breaks the protocol
+            raise ValueError(f"{index.shape[1]} positions for {self.n_padded} padded elements")
+        return index[:, : self.n_elements]
+
+    @property
     def dither_term(self) -> np.ndarray:
         """Per-element term subtracted after the shared value (zeros without dither)."""
-        return self.quantizer.dither_term(self.points.size)[: self.n_elements]
+        return self.quantizer.dither_term(self.n_padded)[: self.n_elements]
+
+    @property
+    def n_padded(self) -> int:
+        """Elements after padding to whole blocks (a vector quantizer has fewer indices)."""
+        block = self.quantizer.block_size
+        return -(-self.n_elements // block) * block
 
     def reconstruction(self) -> np.ndarray:
         """The float64 reconstruction of the flattened input (before the cast to dtype)."""

@@ -1,4 +1,10 @@
-r"""Fine-tuning of the shared quantized values with the indices fixed (Choi et al. 2018)."""
+r"""Fine-tuning of the shared quantized values with the indices fixed (Choi et al. 2018).
+
+The shared values are the levels of a scalar codebook (k-means, ECSQ,
+uniform), the reconstruction values of a lattice's indices, or the codewords of
+a vector quantizer (VQ/PQ/RVQ: every coordinate of every codebook; Gong et al.
+2014 fine-tune the codebooks the same way).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,10 @@ def member_slices(plan: CompressionPlan, grp: TensorGroup):
 
 @dataclass
 class _TrainableGroup:
-    """One group as torch tensors: ``w[positions] = table[idx] - dither``.
+    """One group as torch tensors: ``w[positions] = table[idx].sum(0) - dither``.
+
+    ``idx`` has one row per shared value an element sums (one for scalar
+    quantizers and lattices, one per stage for residual VQ).
 
     ``runs`` holds ``(name, start, lo, hi, dense)`` per member: its elements
     start at ``start`` of the group and its kept values are ``lo:hi`` of
@@ -48,7 +57,7 @@ class _TrainableGroup:
 def _trainable_group(plan: CompressionPlan, grp: TensorGroup, device) -> _TrainableGroup:
     q = grp.q
     c = torch.tensor(np.asarray(q.shared_values, np.float64), device=device, requires_grad=True)
-    k = torch.as_tensor(np.asarray(q.indices, np.int64) - int(q.index_offset), device=device)
+    k = torch.as_tensor(np.asarray(q.shared_value_index, np.int64), device=device)
     if k.numel() and (int(k.min()) < 0 or int(k.max()) >= c.numel()):
         raise ValueError("quantized indices fall outside the table of shared values")
     u = torch.as_tensor(np.asarray(q.dither_term, np.float64).reshape(-1), device=device)
@@ -69,7 +78,7 @@ def _write_back(groups: list[_TrainableGroup], params: dict, device) -> None:
     """Set every quantized parameter to ``table[idx] - dither`` (pruned elements 0)."""
     with torch.no_grad():
         for tg in groups:
-            w = tg.table[tg.idx] - tg.dither
+            w = tg.table[tg.idx].sum(0) - tg.dither
             for n, a, lo, hi in tg.runs:
                 p = params[n]
                 if tg.dense:
@@ -81,7 +90,8 @@ def _write_back(groups: list[_TrainableGroup], params: dict, device) -> None:
 
 
 def _table_gradient(tg: _TrainableGroup, params: dict, device) -> torch.Tensor:
-    """The gradient of each shared value: the mean gradient of the weights that share it."""
+    """The gradient of each shared value: the mean gradient of the weights that share it
+    (over every stage of a residual VQ in which it is used)."""
     parts = []
     for n, _, _, _ in tg.runs:
         gr = params[n].grad
@@ -93,8 +103,10 @@ def _table_gradient(tg: _TrainableGroup, params: dict, device) -> torch.Tensor:
     flat = torch.cat(parts)
     if not tg.dense:
         flat = flat[tg.positions]
-    sums = torch.zeros_like(tg.table).index_add_(0, tg.idx, flat)
-    counts = torch.zeros_like(tg.table).index_add_(0, tg.idx, torch.ones_like(flat))
+    idx = tg.idx.reshape(-1)  # stage-major, like ``flat`` repeated per stage
+    every = flat.repeat(tg.idx.shape[0])
+    sums = torch.zeros_like(tg.table).index_add_(0, idx, every)
+    counts = torch.zeros_like(tg.table).index_add_(0, idx, torch.ones_like(every))
     return sums / counts.clamp_min(1)
 
 
@@ -123,6 +135,15 @@ def finetune_shared_values(
     network from the same indices plus the new table. Pruned weights stay 0.
     With ``train_unquantized``, the tensors stored losslessly (biases, ...)
     are trained too and stored again.
+
+    For a vector quantizer (``quantizer="vq"``, ``"pq"``, ``"rvq"``) ``c`` is
+    every coordinate of every codebook: weight ``i`` (coordinate ``e`` of a
+    sub-vector coded by codeword ``k`` of its sub-space's codebook) shares
+    coordinate ``e`` of that codeword with every sub-vector coded by it, and
+    with ``S`` residual stages it is the sum :math:`w_i = \sum_s c[k_{s,i}]`,
+    so each codebook entry gets the mean gradient over the weights (and
+    stages) that use it. The fine-tuned codebooks travel in the stream's
+    header, in the precision the design chose for them.
 
     Parameters
     ----------

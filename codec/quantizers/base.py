@@ -146,6 +146,16 @@ class Quantizer(ABC):
         """The same indices reconstructed from a new table of shared values."""
         raise ValueError(f"the {self.kind} quantizer has no shared values to fine-tune")
 
+    def shared_value_index(self, points: np.ndarray, offset: int) -> np.ndarray:
+        """Where each padded element's value comes from in the table of :meth:`shared_values`.
+
+        An array of shape ``(T, n_padded)``: element ``i`` reconstructs to
+        ``sum_t table[index[t, i]] - dither_term[i]``. Default (one index per
+        element, ``T = 1``): ``points - offset``; a quantizer whose elements sum
+        several shared values (residual VQ) overrides it.
+        """
+        return (np.asarray(points, np.int64) - int(offset))[None, :]
+
     def dither_term(self, n_padded: int, first: int = 0) -> np.ndarray:
         """Per-element term subtracted after the shared value (zeros without dither)."""
         return np.zeros(n_padded, np.float64)

@@ -330,6 +330,55 @@ class VQQuantizer(Quantizer):
             "stages": self.stages,
         }
 
+    # -- fine-tuning (Gong et al. 2014's codebooks are the shared values) ----------------
+    def shared_values(self, points: np.ndarray) -> tuple[int, np.ndarray]:
+        """``(0, codebooks.ravel())``: every codeword coordinate is one shared value.
+
+        Entry ``((s·M + j)·K + k)·d + e`` is coordinate ``e`` of codeword ``k`` of
+        sub-space ``j`` at stage ``s``; :meth:`shared_value_index` says which
+        entries each element sums.
+        """
+        return 0, self.codebooks.reshape(-1).copy()
+
+    def with_shared_values(self, offset: int, table: np.ndarray) -> VQQuantizer:
+        """The same indices with new codebooks (stored in the same precision)."""
+        if offset != 0 or table.size != self.codebooks.size:
+            raise ValueError(f"expected {self.codebooks.size} codebook entries starting at 0")
+        return VQQuantizer(
+            np.reshape(table, self.codebooks.shape),
+            codebook_dtype=self.codebook_dtype,
+            split_streams=self.split_streams,
+        )
+
+    def shared_value_index(self, points: np.ndarray, offset: int) -> np.ndarray:
+        """``(S, n_padded)`` entries of :meth:`shared_values`: element ``e`` of sub-space
+        ``j`` of block ``b`` sums, over the stages ``s``, entry
+        ``((s·M + j)·K + points[(b·S + s)·M + j])·d + e``.
+
+        Raises
+        ------
+        ValueError
+            ``offset`` is not 0, or the indices are not whole blocks.
+
+        Examples
+        --------
+        >>> cb = np.zeros((1, 2, 3, 2))          # S = 1, M = 2, K = 3, d = 2
+        >>> VQQuantizer(cb).shared_value_index(np.array([2, 0]), 0).tolist()
+        [[4, 5, 6, 7]]
+        """
+        if offset != 0:
+            raise ValueError("vector quantizer tables start at index 0")
+        S, M, K, d = self.codebooks.shape
+        P = np.asarray(points, np.int64)
+        if P.size % (S * M):
+            raise ValueError("the number of indices is not a whole number of blocks")
+        P = P.reshape(-1, S, M)  # block, stage, sub-space
+        stage = np.arange(S).reshape(1, S, 1, 1)
+        sub = np.arange(M).reshape(1, 1, M, 1)
+        coord = np.arange(d).reshape(1, 1, 1, d)
+        entry = ((stage * M + sub) * K + P[..., None]) * d + coord  # block, s, j, e
+        return entry.transpose(1, 0, 2, 3).reshape(S, -1)
+
     # -- symbol streams -------------------------------------------------------------
     def to_streams(self, points: np.ndarray, chunk_elements: int):
         per = self._per_block

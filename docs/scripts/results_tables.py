@@ -4,6 +4,8 @@ Run from the repository root after ``make demo`` (and ``make demo-minilm``)::
 
     .venv/bin/python docs/scripts/results_tables.py out/demo.json [out/minilm.json]
     .venv/bin/python docs/scripts/results_tables.py --main out/seed*/demo.json
+    .venv/bin/python docs/scripts/results_tables.py --digits --write   # docs/results.md's
+        # LeNet-5-on-digits blocks from benchmarks/results/demo_seed*.json
     .venv/bin/python docs/scripts/results_tables.py --mnist benchmarks/results/mnist_seed*.json \
         --figure docs/figures/mnist_accuracy_ratio.png --write docs/results.md
 
@@ -65,6 +67,131 @@ def main_method_table(results: list[tuple[str, dict]]) -> str:
             f"{row['drop']:+.2f} | {'yes' if met else 'no'} |"
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# examples/demo.py (make demo): benchmarks/results/demo_seed*.json -> docs/results.md
+# ---------------------------------------------------------------------------
+#: The page and the committed runs the LeNet-5-on-digits blocks are generated from.
+DIGITS_PAGE = "docs/results.md"
+DIGITS_GLOB = "benchmarks/results/demo_seed*.json"
+
+
+def digits_runs(root) -> list[dict]:
+    """The committed demo runs under ``root`` (the repository), by seed."""
+    from pathlib import Path
+
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in Path(root).glob(DIGITS_GLOB)]
+    return sorted(runs, key=lambda r: r["baseline"]["seed"])
+
+
+def _digits_run_line(res: dict) -> str:
+    meta = res.get("meta", {})
+    load = meta.get("loadavg_at_start")
+    load_text = f"load average {load[0]:.1f} at its start" if load else "load not recorded"
+    return (
+        f"`{meta.get('command', '?')}`: {meta.get('cpu_seconds', 0):.0f} CPU s, "
+        f"{meta.get('seconds', 0):.0f} s wall ({load_text}; torch {meta.get('torch', '?')})"
+    )
+
+
+def digits_main_block(runs: list[dict]) -> str:
+    """The main method on every committed seed, a summary line, and how each run was made."""
+    table = main_method_table([("", r) for r in runs])
+    rows = []
+    for r in runs:
+        method = r.get("main_method", "Hessian k-means + Huffman + FT")
+        rows.append(next(x for x in r["results"] if x["method"] == method and x["pruned"]))
+    met = sum(x["ratio"] >= 40 and x["drop"] <= 0.5 for x in rows)
+    ratios = [x["ratio"] for x in rows]
+    drops = [x["drop"] for x in rows]
+    prune_drops = [r["baseline"]["test_acc"] - r["baseline"]["pruned_test_acc"] for r in runs]
+    summary = (
+        f"{met} of {len(runs)} seeds meet both targets; ratios {min(ratios):.1f}–"
+        f"{max(ratios):.1f}× (mean {sum(ratios) / len(ratios):.1f}×), test drops "
+        f"{min(drops):+.2f} to {max(drops):+.2f} points (mean {sum(drops) / len(drops):+.2f}); "
+        f"the pruned float networks alone: {min(prune_drops):+.2f} to {max(prune_drops):+.2f} "
+        f"points (mean {sum(prune_drops) / len(prune_drops):+.2f})."
+    )
+    made = "\n".join(f"* seed {r['baseline']['seed']}: {_digits_run_line(r)}" for r in runs)
+    return f"{table}\n\n{summary}\n\nRuns (`benchmarks/results/demo_seedN.json`):\n\n{made}"
+
+
+def digits_table_block(res: dict) -> str:
+    """Every row of one full demo run (``agree``: % of test predictions equal to the dense
+    float model's), then the run's command."""
+    base = res["baseline"]
+    lines = [
+        "| method | pruned | fine-tuned | setting | bits/weight | ratio over float32 "
+        "| test accuracy % | drop pp | agree % |",
+        "|---|:-:|:-:|---|---:|---:|---:|---:|---:|",
+        f"| float32 (no compression) | no | no | | 32 | 1.0 | {base['test_acc']:.2f} | | |",
+    ]
+    pruned_row_done = False
+    for r in res["results"]:
+        if r["pruned"] and not pruned_row_done:
+            acc = base["pruned_test_acc"]
+            lines.append(
+                f"| pruned {base['prune']:.0%}, retrained (float32) | yes | no | | | "
+                f"| {acc:.2f} | {base['test_acc'] - acc:+.2f} | |"
+            )
+            pruned_row_done = True
+        lines.append(
+            f"| {r['method']}{'' if r['passed'] else ' *'} | {'yes' if r['pruned'] else 'no'} "
+            f"| {'yes' if r['finetuned'] else 'no'} | {r['setting']} | "
+            f"{r['bits_per_weight']:.3f} | {r['ratio']:.1f} | {r['test_acc']:.2f} | "
+            f"{r['drop']:+.2f} | {r['agree']:.1f} |"
+        )
+    source = f"benchmarks/results/demo_seed{base['seed']}.json"
+    text = "\n".join(lines) + f"\n\nFrom `{source}`: {_digits_run_line(res)}."
+    zeroed = res.get("ternary_zeroed")
+    if zeroed:
+
+        def pct(key):
+            return ", ".join(f"{100 * v:.1f} %" for v in zeroed[key])
+
+        text += (
+            "\n\nKept weights of the pruned network that ternarization sets to 0, per layer "
+            f"({', '.join(zeroed['layer'])}): TWN's t = 0.7 {pct('twn_0.7')}; "
+            f"the exact threshold {pct('exact')}."
+        )
+    return text
+
+
+def digits_blocks(root) -> dict:
+    """``{block name: text}`` of docs/results.md's LeNet-5-on-digits section."""
+    runs = digits_runs(root)
+    full = [r for r in runs if "--only" not in r.get("meta", {}).get("command", "")]
+    blocks = {"digits-main": digits_main_block(runs)}
+    if full:
+        blocks["digits-full"] = digits_table_block(full[0])
+    return blocks
+
+
+def write_blocks(path, blocks: dict) -> None:
+    """Replace each ``<!-- NAME:begin -->`` … ``<!-- NAME:end -->`` block of ``path``."""
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    for name, text in blocks.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if page.count(begin) != 1 or page.count(end) != 1:
+            raise ValueError(f"{path} needs one {begin} ... {end} block")
+        head, rest = page.split(begin)
+        page = f"{head}{begin}\n{text}\n{end}{rest.split(end)[1]}"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
+
+
+def digits_main(argv: list[str]) -> int:
+    """``--digits [--write]``: the digits blocks from the committed JSON, to stdout or into
+    docs/results.md (run from the repository root)."""
+    blocks = digits_blocks(".")
+    if "--write" in argv:
+        write_blocks(DIGITS_PAGE, blocks)
+    else:
+        for name, text in blocks.items():
+            print(f"<!-- {name} -->\n{text}\n")
+    return 0
 
 
 def minilm_table(res: dict) -> str:
@@ -325,6 +452,8 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[0] == "--digits":  # examples/demo.py's committed runs: docs/results.md's blocks
+        return digits_main(argv[1:])
     if argv[0] == "--mnist":  # examples/mnist.py results: tables, the plot with --figure
         return mnist_main(argv[1:])
     if argv[0] == "--main":  # the main method of several LeNet runs (seeds)

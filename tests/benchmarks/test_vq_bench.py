@@ -57,3 +57,18 @@ def test_target_line_reads_both_numbers(bench):
     g["c"] = pt(1.99, 10.0, 10.2, quantizer="pq", subvector=4, subspaces=2)  # -0.2 dB
     line = bench.target_line(g)
     assert "**met**" in line and "-0.20 dB" in line and "-0.40 dB" not in line.split(";")[0]
+
+
+def test_timing_only_rerun_keeps_the_curves_and_records_the_load(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    (tmp_path / "vq_t.json").write_text(json.dumps({"results": {"gaussian": {"kept": 1}}}))
+    argv = ["--timing-only", "--name", "vq_t", "--train-vectors", "512", "--max-iter", "2"]
+    bench.main(argv + ["--repeats", "1"])
+    res = json.loads((tmp_path / "vq_t.json").read_text())["results"]
+    assert res["gaussian"] == {"kept": 1}  # the RD curves are not rerun
+    assert [(r["dim"], r["levels"]) for r in res["training"]] == bench.TIMING_CONFIGS
+    run = res["training_run"]
+    assert run["command"].startswith("benchmarks/vq.py --timing-only")
+    assert len(run["load_average_start"]) == 3 and len(run["load_average_end"]) == 3
+    lines = bench.training_table(res["training"], run)
+    assert "load average" in lines[-1] and "--timing-only" in lines[-1]

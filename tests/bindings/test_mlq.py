@@ -49,12 +49,31 @@ def test_ternarize_ignores_pruned_weights_and_handles_an_empty_support():
     assert a0 == 0.0 and q0.tolist() == [0.0, 0.0, 0.0]
 
 
+def test_exact_threshold_minimises_the_squared_error_over_every_support():
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(400, generator=gen)
+    keep = w.abs() > 1.0  # a magnitude-pruned layer: the kept weights have no small values
+    q, alpha, delta = bt.ternarize(w, "exact", keep)
+    err = float(((w * keep - q) ** 2).sum())
+    mags = w[keep].abs().sort(descending=True).values.double()
+    total = float((mags**2).sum())
+    # brute force over the supports "the k largest" (the best support is one of them)
+    best = min(total - float(mags[:k].sum()) ** 2 / k for k in range(1, mags.numel() + 1))
+    assert err == pytest.approx(best, rel=1e-6)
+    assert torch.all(q[~keep] == 0) and set(q[keep].abs().unique().tolist()) <= {0.0, alpha}
+    # TWN's rule, made for dense Gaussian weights, zeroes far more of the kept ones
+    q_twn, _, _ = bt.ternarize(w, 0.7, keep)
+    assert (q_twn[keep] == 0).sum() > 5 * max(int((q[keep] == 0).sum()), 1)
+    assert float(((w * keep - q_twn) ** 2).sum()) > err
+
+
 @pytest.mark.parametrize(
     "args, exc, match",
     [
         ((torch.arange(3),), TypeError, "floating"),
         ((torch.ones(3), 0.0), ValueError, "positive"),
-        ((torch.ones(3), "x"), TypeError, "number"),
+        ((torch.ones(3), "x"), ValueError, "exact"),
+        ((torch.ones(3), [0.7]), TypeError, "number"),
         ((torch.ones(3), 0.7, torch.ones(2, dtype=torch.bool)), ValueError, "shape"),
     ],
 )
