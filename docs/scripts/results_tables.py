@@ -410,26 +410,15 @@ def mnist_plot(runs: list[dict], path: str) -> None:
 
 
 def mnist_main(argv: list[str]) -> int:
-    """``--mnist FILE... [--figure PNG] [--write MD [--block NAME]]``: the tables to stdout,
-    or into the ``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` block of ``MD`` (NAME:
-    ``mnist`` unless given)."""
+    """``--mnist FILE... [--summary] [--figure PNG] [--write MD [--block NAME]]``: the
+    tables to stdout, or into the ``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` block of
+    ``MD`` (NAME: ``mnist`` unless given); ``--summary``: the headline table only."""
     opts = {"--block": "mnist"}
     for flag in ("--figure", "--write", "--block"):
         if flag in argv:
             i = argv.index(flag)
             opts[flag], argv = argv[i + 1], argv[:i] + argv[i + 2 :]
-    runs = mnist_runs(argv)
-    parts = [f"<!-- results_tables.py --mnist {' '.join(argv)} -->", mnist_summary_table(runs)]
-    cpu = mnist_cpu_table(runs)
-    if cpu:
-        parts += ["CPU seconds per stage (`time.process_time`, all threads of the process):", cpu]
-    whole = [r for r in runs if len(r["networks"]) > 1 and r.get("seconds")]
-    if whole:  # one process ran every network of the seed: what `make repro-mnist` takes
-        walls = ", ".join(f"seed {r['seed']} {r['seconds']:.0f} s" for r in whole)
-        parts.append(f"Wall time of each seed's whole run (both networks, one process): {walls}.")
-    for name in dict.fromkeys(n for run in runs for n in run["networks"]):
-        parts.append(f"**{name}**\n\n" + mnist_rows_table(runs, name))
-    text = "\n\n".join(parts)
+    text = mnist_block_text(argv)
     if "--write" in opts:
         path = opts["--write"]
         with open(path) as f:
@@ -444,8 +433,31 @@ def mnist_main(argv: list[str]) -> int:
     else:
         print(text)
     if "--figure" in opts:
-        mnist_plot(runs, opts["--figure"])
+        mnist_plot(mnist_runs([a for a in argv if a != "--summary"]), opts["--figure"])
     return 0
+
+
+def mnist_block_text(argv: list[str]) -> str:
+    """The MNIST block for ``[--summary] FILE...``, starting with the comment that names
+    the command (tests/benchmarks/test_results_mnist.py regenerates every block from it)."""
+    summary_only = "--summary" in argv
+    argv = [a for a in argv if a != "--summary"]
+    runs = mnist_runs(argv)
+    flags = " --summary" if summary_only else ""
+    parts = [f"<!-- results_tables.py --mnist{flags} {' '.join(argv)} -->",
+             mnist_summary_table(runs)]  # fmt: skip
+    cpu = "" if summary_only else mnist_cpu_table(runs)
+    if cpu:
+        parts += ["CPU seconds per stage (`time.process_time`, all threads of the process):", cpu]
+    whole = [r for r in runs if len(r["networks"]) > 1 and r.get("seconds")]
+    if whole:  # one process ran every network of the seed: what `make repro-mnist` takes
+        walls = ", ".join(f"seed {r['seed']} {r['seconds']:.0f} s" for r in whole)
+        parts.append(f"Wall time of each seed's whole run (both networks, one process): {walls}.")
+    for name in dict.fromkeys(n for run in runs for n in run["networks"]):
+        if summary_only:
+            break
+        parts.append(f"**{name}**\n\n" + mnist_rows_table(runs, name))
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str]) -> int:
