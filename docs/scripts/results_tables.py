@@ -6,6 +6,9 @@ Run from the repository root after ``make demo`` (and ``make demo-minilm``)::
     .venv/bin/python docs/scripts/results_tables.py --main out/seed*/demo.json
     .venv/bin/python docs/scripts/results_tables.py --digits --write   # docs/results.md's
         # LeNet-5-on-digits blocks from benchmarks/results/demo_seed*.json
+    .venv/bin/python docs/scripts/results_tables.py \
+        --ternary benchmarks/results/mnist_ternary.json \
+        --write docs/results.md --block mnist-ternary
     .venv/bin/python docs/scripts/results_tables.py --mnist benchmarks/results/mnist_seed*.json \
         --figure docs/figures/mnist_accuracy_ratio.png --write docs/results.md
 
@@ -418,7 +421,8 @@ def mnist_main(argv: list[str]) -> int:
         if flag in argv:
             i = argv.index(flag)
             opts[flag], argv = argv[i + 1], argv[:i] + argv[i + 2 :]
-    text = mnist_block_text(argv)
+    ternary = argv[:1] == ["--ternary"]
+    text = ternary_block_text(argv[1]) if ternary else mnist_block_text(argv)
     if "--write" in opts:
         path = opts["--write"]
         with open(path) as f:
@@ -435,6 +439,24 @@ def mnist_main(argv: list[str]) -> int:
     if "--figure" in opts:
         mnist_plot(mnist_runs([a for a in argv if a != "--summary"]), opts["--figure"])
     return 0
+
+
+def ternary_block_text(path: str) -> str:
+    """What ``examples/mnist_ternary.py`` printed, from its JSON (``--ternary FILE``)."""
+    with open(path) as f:
+        res = json.load(f)
+    r = res["results"]
+    lines = [
+        f"{r['network']} on MNIST: {r['parameters']} parameters, {r['float32_bytes']} bytes "
+        f"as float32; test accuracy {r['float_test_acc']:.2f}% (validation "
+        f"{r['float_val_acc']:.2f}%)"
+    ]
+    lines += [
+        f"  {row['method']:14} {row['n_bytes']:9d} B {row['bits_per_weight']:7.3f} bit/w "
+        f"{row['ratio']:7.1f}x  test {row['test_acc']:6.2f}%  val {row['val_acc']:6.2f}%"
+        for row in r["rows"]
+    ]
+    return "\n".join([f"<!-- results_tables.py --ternary {path} -->", "", "```text", *lines, "```"])
 
 
 def mnist_block_text(argv: list[str]) -> str:
@@ -468,6 +490,8 @@ def main(argv: list[str]) -> int:
         return digits_main(argv[1:])
     if argv[0] == "--mnist":  # examples/mnist.py results: tables, the plot with --figure
         return mnist_main(argv[1:])
+    if argv[0] == "--ternary":  # examples/mnist_ternary.py's output, from its JSON
+        return mnist_main(argv)
     if argv[0] == "--main":  # the main method of several LeNet runs (seeds)
         results = []
         for path in argv[1:]:

@@ -76,3 +76,14 @@ def test_a_changed_result_changes_the_block(tmp_path, monkeypatch):
     first.write_text(json.dumps(run))
     monkeypatch.chdir(tmp_path)
     assert results_tables.mnist_block_text(args) != _block("mnist")
+
+
+def test_committed_ternary_block_equals_its_regeneration(monkeypatch):
+    body = _block("mnist-ternary")
+    m = re.match(r"<!-- results_tables\.py --ternary (\S+) -->", body)
+    assert m is not None, "the ternary block starts with the command that printed it"
+    monkeypatch.chdir(ROOT)
+    assert results_tables.ternary_block_text(m.group(1)) == body, (
+        "block mnist-ternary is stale: rerun docs/scripts/results_tables.py --ternary "
+        f"{m.group(1)} --write docs/results.md --block mnist-ternary"
+    )
