@@ -132,3 +132,40 @@ def test_merge_joins_one_seeds_networks_and_refuses_other_seeds(tmp_path):
     assert res["main"] == res["networks"]["LeNet-5"]["main"] and res["seconds"] == 4.0
     with pytest.raises(ValueError, match="different seeds or settings"):
         mnist.main(["--merge", a, run("LeNet-5", 1, 2), "--out", str(out)])
+
+
+def test_distillation_loss_is_hintons_mixture():
+    """(1 - a) CE + a T^2 KL(teacher || student) on softened logits, against a direct
+    float64 evaluation; labels only without teacher logits or with a = 0."""
+    import torch
+
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(16, 10, generator=g, dtype=torch.float64)
+    zt = torch.randn(16, 10, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, 10, (16,), generator=g)
+    t, a = mnist.DISTILL_T, 0.3
+    ce = -torch.log_softmax(z, 1)[torch.arange(16), y].mean()
+    p = torch.softmax(zt / t, 1)
+    kl = (p * (torch.log(p) - torch.log_softmax(z / t, 1))).sum(1).mean()
+    got = mnist.distillation_loss(z, (None, y, zt), a)
+    assert float(got) == pytest.approx(float((1 - a) * ce + a * t * t * kl), rel=1e-12)
+    assert float(mnist.distillation_loss(z, (None, y), a)) == pytest.approx(float(ce))
+    assert float(mnist.distillation_loss(z, (None, y, zt), 0.0)) == pytest.approx(float(ce))
+    # a student equal to its teacher pays only the label term
+    same = mnist.distillation_loss(zt, (None, y, zt), 1.0)
+    assert float(same) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_with_teacher_adds_the_dense_logits_and_batches_carry_them():
+    import torch
+
+    net = mnist.lenet300()
+    x, rows = torch.randn(12, 1, 28, 28), torch.arange(12)  # "labels" naming each row
+    data = mnist.with_teacher((x, rows), net)
+    with torch.no_grad():
+        assert torch.equal(data[2], net(x))
+    batches = mnist.shuffled_batches(data, seed=0, batch=5)
+    assert [len(b[0]) for b in batches] == [5, 5, 2]
+    assert sorted(torch.cat([b[1] for b in batches]).tolist()) == list(range(12))
+    for xb, rb, zb in batches:  # the rows stay aligned across the three tensors
+        assert torch.equal(xb, x[rb]) and torch.equal(zb, data[2][rb])
