@@ -461,7 +461,7 @@ def ternary_block_text(path: str) -> str:
 
 def mnist_block_text(argv: list[str]) -> str:
     """The MNIST block for ``[--summary] FILE...``, starting with the comment that names
-    the command (tests/benchmarks/test_results_mnist.py regenerates every block from it)."""
+    the command (tests/benchmarks/test_results_tables.py regenerates every block from it)."""
     summary_only = "--summary" in argv
     argv = [a for a in argv if a != "--summary"]
     runs = mnist_runs(argv)
