@@ -22,14 +22,17 @@ import json
 import sys
 
 
-def lenet_table(res: dict) -> str:
-    """The LeNet-5 demo's rows: method, pruning, fine-tuning, bits/weight, ratio, accuracy."""
+def lenet_table(res: dict, agree: bool = False) -> str:
+    """The LeNet-5 demo's rows: method, pruning, fine-tuning, bits/weight, ratio, accuracy
+    (and with ``agree`` the % of test predictions equal to the dense float model's)."""
     base = res["baseline"]
+    extra, rule = (" agree % |", "---:|") if agree else ("", "")
     lines = [
         "| method | pruned | fine-tuned | setting | bits/weight | ratio over float32 "
-        "| test accuracy % | drop pp |",
-        "|---|:-:|:-:|---|---:|---:|---:|---:|",
-        f"| float32 (no compression) | no | no | | 32 | 1.0 | {base['test_acc']:.2f} | |",
+        f"| test accuracy % | drop pp |{extra}",
+        f"|---|:-:|:-:|---|---:|---:|---:|---:|{rule}",
+        f"| float32 (no compression) | no | no | | 32 | 1.0 | {base['test_acc']:.2f} | |"
+        + (" |" if agree else ""),
     ]
     pruned_row_done = False
     for r in res["results"]:
@@ -37,15 +40,14 @@ def lenet_table(res: dict) -> str:
             acc = base["pruned_test_acc"]
             lines.append(
                 f"| pruned {base['prune']:.0%}, retrained (float32) | yes | no | | | "
-                f"| {acc:.2f} | {base['test_acc'] - acc:+.2f} |"
+                f"| {acc:.2f} | {base['test_acc'] - acc:+.2f} |" + (" |" if agree else "")
             )
             pruned_row_done = True
-        star = "" if r["passed"] else " *"
         lines.append(
-            f"| {r['method']}{star} | {'yes' if r['pruned'] else 'no'} | "
-            f"{'yes' if r['finetuned'] else 'no'} | {r['setting']} | "
+            f"| {r['method']}{'' if r['passed'] else ' *'} | {'yes' if r['pruned'] else 'no'} "
+            f"| {'yes' if r['finetuned'] else 'no'} | {r['setting']} | "
             f"{r['bits_per_weight']:.3f} | {r['ratio']:.1f} | {r['test_acc']:.2f} | "
-            f"{r['drop']:+.2f} |"
+            f"{r['drop']:+.2f} |" + (f" {r['agree']:.1f} |" if agree else "")
         )
     return "\n".join(lines)
 
@@ -124,27 +126,7 @@ def digits_table_block(res: dict) -> str:
     """Every row of one full demo run (``agree``: % of test predictions equal to the dense
     float model's), then the run's command."""
     base = res["baseline"]
-    lines = [
-        "| method | pruned | fine-tuned | setting | bits/weight | ratio over float32 "
-        "| test accuracy % | drop pp | agree % |",
-        "|---|:-:|:-:|---|---:|---:|---:|---:|---:|",
-        f"| float32 (no compression) | no | no | | 32 | 1.0 | {base['test_acc']:.2f} | | |",
-    ]
-    pruned_row_done = False
-    for r in res["results"]:
-        if r["pruned"] and not pruned_row_done:
-            acc = base["pruned_test_acc"]
-            lines.append(
-                f"| pruned {base['prune']:.0%}, retrained (float32) | yes | no | | | "
-                f"| {acc:.2f} | {base['test_acc'] - acc:+.2f} | |"
-            )
-            pruned_row_done = True
-        lines.append(
-            f"| {r['method']}{'' if r['passed'] else ' *'} | {'yes' if r['pruned'] else 'no'} "
-            f"| {'yes' if r['finetuned'] else 'no'} | {r['setting']} | "
-            f"{r['bits_per_weight']:.3f} | {r['ratio']:.1f} | {r['test_acc']:.2f} | "
-            f"{r['drop']:+.2f} | {r['agree']:.1f} |"
-        )
+    lines = [lenet_table(res, agree=True)]
     source = f"benchmarks/results/demo_seed{base['seed']}.json"
     text = "\n".join(lines) + f"\n\nFrom `{source}`: {_digits_run_line(res)}."
     zeroed = res.get("ternary_zeroed")
