@@ -191,6 +191,31 @@ def test_ecsq_capped_dp_equals_layered_unpruned(data, logl, cap):
     assert _close(got, ref)
 
 
+@pytest.mark.parametrize("cap", [3, 8])
+def test_ecsq_cap_is_met_by_a_cell_price_not_the_fallback(cap):
+    """The Lagrangian search brackets the price between 0 (the unconstrained count > cap)
+    and the one-cell distortion (one cell at any price above it): on generic data it finds
+    a price mu > 0 giving exactly ``cap`` cells. A wrong upper end of the bracket leaves the
+    search nothing to find, and only the layered fallback (mu = 0, small tables only) would
+    still answer (the mutation survivor at the ``single =`` line, docs/testing.md)."""
+    x = np.random.default_rng(3).standard_normal(3000)
+    d = S._prepare(x, None)
+    bins = S._bins(d, S.DEFAULT_MAX_BINS)
+    lam = 1e-3  # about 40 cells unconstrained
+    bounds, mu, exact = S._ecsq_solve(bins, lam, cap, 0.0)
+    assert exact and bounds.size - 1 == cap
+    one_cell = (bins.Ps2[bins.m] - bins.Ps1[bins.m] ** 2 / bins.Pw[bins.m]) / bins.Pw[bins.m]
+    assert 0.0 < mu < one_cell
+    # and the price's solution is the layered DP's optimum with at most cap cells
+    ref, _ = scalar_kernels.ecsq_dp_capped(bins.Pn, bins.Pw, bins.Ps1, bins.Ps2, lam, cap, True)
+    got = sum(
+        scalar_kernels._sse(bins.Pw, bins.Ps1, bins.Ps2, a, b) / bins.Pw[bins.m]
+        + lam * scalar_kernels._phi((bins.Pn[b] - bins.Pn[a]) / bins.Pn[bins.m])
+        for a, b in itertools.pairwise(bounds)
+    )
+    assert _close(got, ref)
+
+
 def test_ecsq_cost_violates_quadrangle_inequality():
     """Why the ECSQ DP has no monotone-split speed-up: -p·log p is concave.
 
