@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/mutants.py [--per-module 8] [--seed 0]
-        [--modules codec/_kernels/lattice.py ...] [--out benchmarks/results/mutants.json]
+        [--modules codec/_kernels/lattice.py ...] [--lines N ...]
 
 For each module of :data:`MODULES` it copies the project into a scratch
 directory, lets ``cosmic-ray init`` list every mutant of that module (operators
@@ -16,7 +16,11 @@ byte files are left out on purpose: the score measures the property tests, not
 the pinned bytes). A mutant is *killed* when the selection fails or times out,
 *survived* when it passes. The results, with the diff of every survivor, go to
 ``benchmarks/results/mutants.json``; ``docs/scripts/doc_blocks.py`` turns
-them into the score table of docs/testing.md.
+them into the score table of docs/testing.md. ``--modules`` reruns some
+modules and keeps the other modules' rows. ``--lines`` (one module) runs
+every mutant that starts on those lines instead of a sample, to recheck a
+survivor against the test added for it; those rows go to
+``benchmarks/results/mutants_rechecks.json``.
 
 **Numba's on-disk cache.** The kernels are ``@njit(cache=True)``; Numba checks a
 cached kernel only against its own source file, so a kernel that calls a
@@ -56,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_results  # noqa: E402
 
 NAME = "mutants"
+RECHECKS = "mutants_rechecks"  # --lines: survivors rerun against the tests added for them
 DESCRIPTION = (
     "Mutation testing (cosmic-ray) of codec/_kernels and codec/quantizers: per module, "
     "a seeded sample of mutants, each run against a short test selection with a fresh "
@@ -221,8 +226,12 @@ def write_config(scratch: Path, module: str, warm: Path, timeout: float) -> Path
     return cfg
 
 
-def sample_work(session: Path, per_module: int, seed: int) -> tuple[int, int]:
-    """Mark all but a seeded sample of the pending mutants skipped; (total, sampled)."""
+def sample_work(session: Path, per_module: int, seed: int,
+                lines: list[int] | None = None) -> tuple[int, int]:
+    """Mark all but a seeded sample of the pending mutants skipped; (total, sampled).
+
+    With ``lines``, the sample is every mutant that starts on one of those lines instead
+    (``--lines``: recheck a survivor against the tests added for it)."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -232,6 +241,8 @@ def sample_work(session: Path, per_module: int, seed: int) -> tuple[int, int]:
         rng = np.random.default_rng(seed)
         keep = set(rng.choice(len(items), size=min(per_module, len(items)), replace=False)
                    .tolist()) if items else set()
+        if lines:
+            keep = {i for i, w in enumerate(items) if w.mutations[0].start_pos[0] in lines}
         for i, item in enumerate(items):
             if i not in keep:
                 db.set_result(item.job_id, WorkResult(output="not sampled",
@@ -276,7 +287,7 @@ def run_module(module: str, args, scratch: Path, warm: Path) -> dict:
                    capture_output=True)
     subprocess.run([sys.executable, "-m", "cosmic_ray.tools.filters.operators_filter",
                     str(session), str(cfg)], cwd=scratch, check=True, capture_output=True)
-    total, sampled = sample_work(session, args.per_module, args.seed)
+    total, sampled = sample_work(session, args.per_module, args.seed, args.lines)
     print(json.dumps({"module": module, "mutants": total, "sampled": sampled,
                       "baseline_seconds": round(base, 1)}), flush=True)
     subprocess.run([*cr, "exec", str(cfg), str(session)], cwd=scratch, check=True,
@@ -287,18 +298,25 @@ def run_module(module: str, args, scratch: Path, warm: Path) -> dict:
                score=(res["killed"] + res["timeout"]) / judged if judged else None,
                baseline_seconds=base, seconds=time.perf_counter() - t0,
                per_module=args.per_module, seed=args.seed, loadavg=list(os.getloadavg()))
+    if args.lines:
+        res["lines"] = list(args.lines)
     print(json.dumps({k: res[k] for k in ("module", "killed", "timeout", "survived",
                                           "incompetent", "score")}), flush=True)
     return res
 
 
+def _row_key(m: dict) -> tuple:
+    return m["module"], tuple(m.get("lines", ()))
+
+
 def merge(previous: Path, modules: list[dict]) -> list[dict]:
-    """Keep the rows of modules not rerun this time (``--modules`` reruns a subset)."""
+    """Keep the rows of modules not rerun this time (``--modules`` reruns a subset; a
+    ``--lines`` recheck replaces only the recheck of the same module and lines)."""
     if not previous.exists():
         return modules
-    done = {m["module"] for m in modules}
+    done = {_row_key(m) for m in modules}
     old = json.loads(previous.read_text())["results"]["modules"]
-    rows = [m for m in old if m["module"] not in done] + modules
+    rows = [m for m in old if _row_key(m) not in done] + modules
     order = list(MODULES)
     return sorted(rows, key=lambda m: order.index(m["module"]) if m["module"] in order else 99)
 
@@ -310,6 +328,9 @@ def main(argv=None) -> int:
                    help="mutants sampled per module (0 = all of them)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-write", action="store_true", help="print, do not write the JSON")
+    p.add_argument("--lines", nargs="+", type=int, default=None,
+                   help="recheck: every mutant starting on these lines of the one module "
+                   f"given (written to {RECHECKS}.json, not to {NAME}.json)")
     p.add_argument("--_test", help=argparse.SUPPRESS)
     p.add_argument("--_warm", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -317,6 +338,9 @@ def main(argv=None) -> int:
         return run_selection(args._test, Path(args._warm))
     if args.per_module <= 0:
         args.per_module = 10**9
+    if args.lines and len(args.modules) != 1:
+        p.error("--lines needs exactly one module in --modules")
+    name = RECHECKS if args.lines else NAME
     load0, t0 = os.getloadavg(), time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="rdcodec-mutants-") as tmp:
@@ -338,8 +362,8 @@ def main(argv=None) -> int:
             if args.no_write:
                 print(json.dumps({"modules": rows, "meta": meta}, indent=1))
                 continue
-            path = write_results(NAME, DESCRIPTION, {
-                "modules": merge(RESULTS / f"{NAME}.json", rows), "meta": meta})
+            path = write_results(name, DESCRIPTION, {
+                "modules": merge(RESULTS / f"{name}.json", rows), "meta": meta})
             print(f"wrote {path}", flush=True)
     return 0
 

@@ -308,6 +308,19 @@ def mutants_survivors(results: Path) -> str:
 
 
 #: page -> {block name -> renderer(results_dir) -> text}
+# ---------------------------------------------------------------------------
+# docs/results.md: all-MiniLM-L6-v2 (make demo-minilm)
+def minilm_block(results: Path) -> str:
+    """The MiniLM section's block: results_tables.minilm_section of minilm.json."""
+    import results_tables
+
+    doc = json.loads((results / "minilm.json").read_text(encoding="utf-8"))
+    lines = [s.strip() for s in (ROOT / "examples" / "data" / "sentences.txt").read_text(
+        encoding="utf-8").splitlines() if s.strip()]
+    # examples/demo_minilm.py: even lines evaluate, odd lines calibrate
+    return results_tables.minilm_section(doc, (len(lines[0::2]), len(lines[1::2])))
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"gaps": readme_gaps},
     "docs/benchmarks.md": {
@@ -323,6 +336,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/benchmarks_coders.md": {"coders-page": coders_page},
     "docs/benchmarks_scalar.md": {"scalar": scalar_table, "scalar-summary": scalar_summary},
     "docs/testing.md": {"mutants": mutants_table, "mutants-survivors": mutants_survivors},
+    "docs/results.md": {"minilm": minilm_block},
 }
 
 
