@@ -178,6 +178,22 @@ def test_stream_layouts_round_trip_over_chunks(split):
     assert np.array_equal(codec.decode(blob), qa.reconstruct())
 
 
+def test_split_streams_of_several_chunks_in_one_call():
+    # codec.decode hands from_streams a group of ceil(threads / streams per chunk) chunks:
+    # one chunk on a 2-thread machine (6 streams per chunk here), several on a large one.
+    # So the multi-chunk path is called directly (a mutation survivor, docs/testing.md).
+    x = gaussian(3000, seed=4)
+    des = design_vq(x, levels=8, subvector=2, subspaces=3, stages=2, dtype="float64")
+    qz = VQQuantizer(des.quantizer.codebooks, codebook_dtype=des.quantizer.codebook_dtype,
+                     split_streams=True)
+    padded = np.zeros(3000)
+    padded[: x.size] = x
+    points = qz.quantize(padded, 600)
+    symbols, offsets = qz.to_streams(points, 600)
+    assert offsets.size == 5 * 6 + 1  # 5 chunks of 6 streams
+    np.testing.assert_array_equal(qz.from_streams(symbols, offsets, 600, padded.size), points)
+
+
 def test_weights_shape_the_codebook():
     x = gaussian(4000, seed=5)
     h = np.where(np.abs(x) > 1.5, 50.0, 1.0)
