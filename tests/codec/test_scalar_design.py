@@ -348,6 +348,20 @@ def test_uniform_high_rate_matches_theory():
     assert np.array_equal(cen.thresholds, cb.thresholds)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lloyd_seeding_finds_every_separated_cluster(seed):
+    """Greedy k-means++ seeding (several trials per centre, the one lowering the
+    potential most kept) puts one centre in each of 16 well-separated clusters, so Lloyd
+    reaches the exact DP's optimum. A seeding that keeps a worse trial leaves two centres
+    in one cluster, and Lloyd cannot move one across a gap of 10 σ (a mutation survivor
+    of codec/_kernels/scalar.py, docs/testing.md)."""
+    rng = np.random.default_rng(11 + seed)
+    x = np.repeat(np.arange(16) * 10.0, 200) + rng.standard_normal(3200)
+    dp = design_kmeans(x, 16, method="dp")
+    lloyd = design_kmeans(x, 16, method="lloyd", seed=seed)
+    assert lloyd.distortion == pytest.approx(dp.distortion, rel=1e-9)
+
+
 def test_weighted_kmeans_lowers_weighted_distortion():
     rng = np.random.default_rng(21)
     x = rng.standard_normal(5000)
