@@ -316,6 +316,13 @@ def merge(previous: Path, modules: list[dict]) -> list[dict]:
         return modules
     done = {_row_key(m) for m in modules}
     old = json.loads(previous.read_text())["results"]["modules"]
+    before = {_row_key(m): m for m in old}
+    for m in modules:  # a rerun keeps the counts it replaces (the score before new tests)
+        o = before.get(_row_key(m))
+        if o is not None and "previous" not in m:
+            m["previous"] = {k: o.get(k) for k in (
+                "killed", "timeout", "survived", "incompetent", "score", "tests", "seed",
+                "per_module")} | {"survivor_lines": [x["line"] for x in o["survivors"]]}
     rows = [m for m in old if _row_key(m) not in done] + modules
     order = list(MODULES)
     return sorted(rows, key=lambda m: order.index(m["module"]) if m["module"] in order else 99)
