@@ -54,9 +54,8 @@ ECSQ_GAP = 0.5 * math.log2(math.pi * math.e / 6.0)
 # ---------------------------------------------------------------------------
 # tests/codec/test_tcq.py
 def tcq(seed: int) -> dict:
-    from codec.quantizers.tcq import tcq_index_entropy, tcq_quantize, tcq_reconstruct, \
-        tcq_viterbi
     import codec
+    from codec.quantizers.tcq import tcq_index_entropy, tcq_quantize, tcq_reconstruct, tcq_viterbi
 
     g_table = {4: 0.0662, 8: 0.0650, 16: 0.0639, 256: 0.0612}
     out = {}
@@ -145,8 +144,15 @@ def vq_e8(seed: int) -> dict:
 # ---------------------------------------------------------------------------
 # tests/codec/test_scalar_design.py
 def scalar(seed: int) -> dict:
-    from codec.quantizers.scalar import design_ecsq, design_ecsq_for_rate, \
-        design_for_distortion, design_for_rate, design_kmeans, design_uniform, evaluate
+    from codec.quantizers.scalar import (
+        design_ecsq,
+        design_ecsq_for_rate,
+        design_for_distortion,
+        design_for_rate,
+        design_kmeans,
+        design_uniform,
+        evaluate,
+    )
 
     out = {}
     x = np.random.default_rng(seed).standard_normal(20_000)

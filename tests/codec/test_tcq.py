@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 import codec
 from codec.errors import CodecError, CorruptStreamError, TruncatedStreamError
-from codec.rate_control import DISTORTION_TOL_LOG2, RATE_TOL_BITS
 from codec.framing import FieldReader
 from codec.quantizers.tcq import (
     TRELLIS_MASKS,
@@ -30,6 +29,7 @@ from codec.quantizers.tcq import (
     tcq_viterbi,
     trellis_masks,
 )
+from codec.rate_control import DISTORTION_TOL_LOG2, RATE_TOL_BITS
 
 # Granular-gain table (docs/theory.md): G = MSE / (2 step)^2 on a fine uniform input.
 G_TABLE = {4: 0.0662, 8: 0.0650, 16: 0.0639, 32: 0.0630, 64: 0.0623, 128: 0.0617, 256: 0.0612}
