@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/mutants.py [--per-module 8] [--seed 0]
-        [--modules codec/_kernels/lattice.py ...] [--lines N ...]
+        [--modules codec/_kernels/lattice.py ...] [--lines N ... [--operators OP ...]]
 
 For each module of :data:`MODULES` it copies the project into a scratch
 directory, lets ``cosmic-ray init`` list every mutant of that module (operators
@@ -227,11 +227,13 @@ def write_config(scratch: Path, module: str, warm: Path, timeout: float) -> Path
 
 
 def sample_work(session: Path, per_module: int, seed: int,
-                lines: list[int] | None = None) -> tuple[int, int]:
+                lines: list[int] | None = None,
+                operators: list[str] | None = None) -> tuple[int, int]:
     """Mark all but a seeded sample of the pending mutants skipped; (total, sampled).
 
     With ``lines``, the sample is every mutant that starts on one of those lines instead
-    (``--lines``: recheck a survivor against the tests added for it)."""
+    (``--lines``: recheck a survivor against the tests added for it), of the given
+    ``operators`` only when those are given too."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -242,7 +244,8 @@ def sample_work(session: Path, per_module: int, seed: int,
         keep = set(rng.choice(len(items), size=min(per_module, len(items)), replace=False)
                    .tolist()) if items else set()
         if lines:
-            keep = {i for i, w in enumerate(items) if w.mutations[0].start_pos[0] in lines}
+            keep = {i for i, w in enumerate(items) if w.mutations[0].start_pos[0] in lines
+                    and (not operators or w.mutations[0].operator_name in operators)}
         for i, item in enumerate(items):
             if i not in keep:
                 db.set_result(item.job_id, WorkResult(output="not sampled",
@@ -287,7 +290,8 @@ def run_module(module: str, args, scratch: Path, warm: Path) -> dict:
                    capture_output=True)
     subprocess.run([sys.executable, "-m", "cosmic_ray.tools.filters.operators_filter",
                     str(session), str(cfg)], cwd=scratch, check=True, capture_output=True)
-    total, sampled = sample_work(session, args.per_module, args.seed, args.lines)
+    total, sampled = sample_work(session, args.per_module, args.seed, args.lines,
+                                 args.operators)
     print(json.dumps({"module": module, "mutants": total, "sampled": sampled,
                       "baseline_seconds": round(base, 1)}), flush=True)
     subprocess.run([*cr, "exec", str(cfg), str(session)], cwd=scratch, check=True,
@@ -300,6 +304,7 @@ def run_module(module: str, args, scratch: Path, warm: Path) -> dict:
                per_module=args.per_module, seed=args.seed, loadavg=list(os.getloadavg()))
     if args.lines:
         res["lines"] = list(args.lines)
+        res["operators"] = list(args.operators or [])
     print(json.dumps({k: res[k] for k in ("module", "killed", "timeout", "survived",
                                           "incompetent", "score")}), flush=True)
     return res
@@ -338,6 +343,8 @@ def main(argv=None) -> int:
     p.add_argument("--lines", nargs="+", type=int, default=None,
                    help="recheck: every mutant starting on these lines of the one module "
                    f"given (written to {RECHECKS}.json, not to {NAME}.json)")
+    p.add_argument("--operators", nargs="+", default=None,
+                   help="with --lines: only these cosmic-ray operators (e.g. the survivor's)")
     p.add_argument("--_test", help=argparse.SUPPRESS)
     p.add_argument("--_warm", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

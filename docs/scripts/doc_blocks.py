@@ -311,13 +311,15 @@ def mutants_rechecks(results: Path) -> str:
     if not path.exists():
         return "No recheck run yet."
     r = load(results, "mutants_rechecks")
-    lines = ["| module | lines | tests | mutants on those lines | killed | timed out "
-             "| survived |", "|---|---|---|---:|---:|---:|---:|"]
+    lines = ["| module | lines | operators | tests | mutants rerun | killed | timed out "
+             "| survived |", "|---|---|---|---|---:|---:|---:|---:|"]
     for m in r["modules"]:
+        ops = ", ".join(m.get("operators") or ["all"])
         lines.append(
-            f"| `{m['module']}` | {', '.join(map(str, m['lines']))} | {_selection(m['tests'])} "
-            f"| {m['sampled']} | {m['killed']} | {m['timeout']} | {m['survived']} |")
-    command = "benchmarks/mutants.py --modules MODULE --lines LINE ..."
+            f"| `{m['module']}` | {', '.join(map(str, m['lines']))} | {ops} "
+            f"| {_selection(m['tests'])} | {m['sampled']} | {m['killed']} | {m['timeout']} "
+            f"| {m['survived']} |")
+    command = "benchmarks/mutants.py --modules MODULE --lines LINE ... [--operators OP ...]"
     lines += ["", f"Command: `{command}` (last: {_load_str(r['meta'])})."]
     return "\n".join(lines)
 
