@@ -376,8 +376,9 @@ def main(argv=None) -> int:
             if args.no_write:
                 print(json.dumps({"modules": rows, "meta": meta}, indent=1))
                 continue
+            # only this module's row: a concurrent run's newer rows of other modules stay
             path = write_results(name, DESCRIPTION, {
-                "modules": merge(RESULTS / f"{name}.json", rows), "meta": meta})
+                "modules": merge(RESULTS / f"{name}.json", rows[-1:]), "meta": meta})
             print(f"wrote {path}", flush=True)
     return 0
 
