@@ -71,6 +71,7 @@ _CODERS = ("tests/codec/test_range_coder.py",
            "tests/codec/test_coders.py::test_round_trip_any_int64",
            "tests/codec/test_coders.py::test_round_trip_small_alphabets",
            "tests/codec/test_coders.py::test_huffman_payload_within_one_bit_of_entropy",
+           "tests/codec/test_coders.py::test_huffman_codes_longer_than_the_primary_table_round_trip",
            "tests/codec/test_coders.py::test_bytes_match_the_reference_encoder",
            "tests/codec/test_coders.py::test_every_truncation_raises")
 #: module -> its short test selection (pytest node ids). Chosen to run in well under a
