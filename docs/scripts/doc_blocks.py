@@ -259,8 +259,8 @@ def mutants_table(results: Path) -> str:
     r = load(results, "mutants")
     lines = [
         "| module | tests run per mutant | mutants | sampled | killed | timed out | survived "
-        "| not run | score |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| not run | score | before the tests added for its survivors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     k = s = 0
     for m in r["modules"]:
@@ -268,7 +268,8 @@ def mutants_table(results: Path) -> str:
         score = "—" if m["score"] is None else f"{100 * m['score']:.0f} %"
         lines.append(
             f"| `{m['module']}` | {tests} | {m['mutants']} | {m['sampled']} | {m['killed']} "
-            f"| {m['timeout']} | {m['survived']} | {m['incompetent']} | {score} |")
+            f"| {m['timeout']} | {m['survived']} | {m['incompetent']} | {score} "
+            f"| {_previous(m)} |")
         k += m["killed"] + m["timeout"]
         s += m["survived"]
     import mutants
@@ -277,7 +278,7 @@ def mutants_table(results: Path) -> str:
     for module, sel in mutants.MODULES.items():
         if module not in done:
             tests = _selection(sel)
-            lines.append(f"| `{module}` | {tests} | not run yet | | | | | | |")
+            lines.append(f"| `{module}` | {tests} | not run yet | | | | | | | |")
     meta = r["meta"]
     # the module list of --modules is the table's first column; the command keeps its options
     command = re.sub(r"--modules( \S+)+", "--modules …", meta["command"])
@@ -290,6 +291,36 @@ def mutants_table(results: Path) -> str:
         f"seed {meta['seed']}; last command `{command}` "
         f"({meta['total_seconds'] / 60:.0f} min, {_load_str(meta)}).",
     ]
+    return "\n".join(lines)
+
+
+def _previous(m: dict) -> str:
+    """The counts a rerun replaced (benchmarks/mutants.py keeps them as ``previous``)."""
+    p = m.get("previous")
+    if not p:
+        return ""
+    k = p["killed"] + p["timeout"]
+    lines = ", ".join(map(str, p.get("survivor_lines", [])))
+    return (f"{k} killed, {p['survived']} survived ({100 * k / (k + p['survived']):.0f} %)"
+            + (f"; survivors at lines {lines}" if lines else ""))
+
+
+def mutants_rechecks(results: Path) -> str:
+    """``--lines`` reruns: every mutant on a survivor's line, against today's tests."""
+    path = results / "mutants_rechecks.json"
+    if not path.exists():
+        return "No recheck run yet."
+    r = load(results, "mutants_rechecks")
+    lines = ["| module | lines | operators | tests | mutants rerun | killed | timed out "
+             "| survived |", "|---|---|---|---|---:|---:|---:|---:|"]
+    for m in r["modules"]:
+        ops = ", ".join(m.get("operators") or ["all"])
+        lines.append(
+            f"| `{m['module']}` | {', '.join(map(str, m['lines']))} | {ops} "
+            f"| {_selection(m['tests'])} | {m['sampled']} | {m['killed']} | {m['timeout']} "
+            f"| {m['survived']} |")
+    command = "benchmarks/mutants.py --modules MODULE --lines LINE ... [--operators OP ...]"
+    lines += ["", f"Command: `{command}` (last: {_load_str(r['meta'])})."]
     return "\n".join(lines)
 
 
@@ -308,6 +339,19 @@ def mutants_survivors(results: Path) -> str:
 
 
 #: page -> {block name -> renderer(results_dir) -> text}
+# ---------------------------------------------------------------------------
+# docs/results.md: all-MiniLM-L6-v2 (make demo-minilm)
+def minilm_block(results: Path) -> str:
+    """The MiniLM section's block: results_tables.minilm_section of minilm.json."""
+    import results_tables
+
+    doc = json.loads((results / "minilm.json").read_text(encoding="utf-8"))
+    lines = [s.strip() for s in (ROOT / "examples" / "data" / "sentences.txt").read_text(
+        encoding="utf-8").splitlines() if s.strip()]
+    # examples/demo_minilm.py: even lines evaluate, odd lines calibrate
+    return results_tables.minilm_section(doc, (len(lines[0::2]), len(lines[1::2])))
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"gaps": readme_gaps},
     "docs/benchmarks.md": {
@@ -322,7 +366,9 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     },
     "docs/benchmarks_coders.md": {"coders-page": coders_page},
     "docs/benchmarks_scalar.md": {"scalar": scalar_table, "scalar-summary": scalar_summary},
-    "docs/testing.md": {"mutants": mutants_table, "mutants-survivors": mutants_survivors},
+    "docs/testing.md": {"mutants": mutants_table, "mutants-survivors": mutants_survivors,
+                        "mutants-rechecks": mutants_rechecks},
+    "docs/results.md": {"minilm": minilm_block},
 }
 
 

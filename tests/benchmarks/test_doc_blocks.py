@@ -3,6 +3,7 @@ committed benchmarks/results/*.json (docs/scripts/doc_blocks.py), and the mutati
 driver's cache invalidation covers every kernel that can run a mutated one."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -81,3 +82,35 @@ def test_stale_cache_files_are_the_mutated_module_and_its_callers(tmp_path):
     got = mutants.stale_cache_files(tmp_path, "codec/_kernels/bitio.py", imports)
     assert sorted(p.name for p in got) == names[:2]
     assert mutants.stale_cache_files(tmp_path, "codec/quantizers/lattice.py", imports) == []
+
+
+def test_minilm_block_reads_the_written_row_and_the_target():
+    """docs/results.md's MiniLM block: the written row, and 'NOT met' when it misses."""
+    import results_tables  # on sys.path through doc_blocks
+
+    doc = json.loads((doc_blocks.RESULTS / "minilm.json").read_text(encoding="utf-8"))
+    text = results_tables.minilm_section(doc, (55, 55))
+    best = doc["written"]
+    assert f"{best['method']} ({best['setting']})" in text
+    assert "55 evaluation and 55 calibration sentences" in text
+    row = next(r for r in doc["results"] if r["method"] == best["method"]
+               and r["setting"] == best["setting"])
+    missed = {**doc, "targets": {**doc["targets"], "cosine": row["cosine"] + 1e-3}}
+    assert "is NOT met" in results_tables.minilm_section(missed)
+
+
+def test_recheck_rows_keep_what_they_replace(tmp_path):
+    """mutants.merge: a rerun of a module keeps the replaced counts as 'previous'; a
+    --lines recheck is a row of its own."""
+    old = {"module": "codec/x.py", "killed": 1, "timeout": 0, "survived": 3,
+           "incompetent": 0, "score": 0.25, "tests": ["t"], "seed": 0, "per_module": 4,
+           "survivors": [{"line": 7}, {"line": 9}, {"line": 12}]}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"results": {"modules": [old]}}))
+    new = {**old, "killed": 4, "survived": 0, "score": 1.0, "survivors": []}
+    recheck = {**new, "lines": [9]}
+    rows = mutants.merge(path, [new, recheck])
+    assert len(rows) == 2
+    assert rows[0]["previous"]["survived"] == 3 and rows[0]["previous"]["survivor_lines"] == [
+        7, 9, 12]
+    assert "previous" not in rows[1]

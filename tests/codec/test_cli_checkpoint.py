@@ -40,6 +40,14 @@ def st_file(tmp_path):
     return p
 
 
+#: |SNR − target| in dB for an --snr target: rate control meets log2(MSE) within
+#: DISTORTION_TOL_LOG2 = 0.01 (codec/rate_control.py), i.e. ±0.03 dB, on the values it
+#: sees; the write-back rounding (float16/float32) moves that a little. Measured over 20
+#: fresh seeds of these tensors (benchmarks/results/tolerances.json, cli.snr_minus_target_db
+#: and cli.info_snr_minus_target_db): within ±0.06 dB, std <= 0.033; 0.15 is about 4 std.
+SNR_TOL_DB = 0.15
+
+
 def _check_close(orig: dict, got: dict, snr_db=SNR_DB):
     assert list(got) == list(orig) or sorted(got) == sorted(orig)
     for k, x in orig.items():
@@ -50,7 +58,7 @@ def _check_close(orig: dict, got: dict, snr_db=SNR_DB):
         else:
             x64, y64 = x.astype(np.float64), y.astype(np.float64)
             snr = 10 * np.log10(np.var(x64) / np.mean((x64 - y64) ** 2))
-            assert snr > snr_db - 0.5, (k, snr)
+            assert abs(snr - snr_db) < SNR_TOL_DB, (k, snr)
 
 
 # ---------------------------------------------------------------------------
@@ -74,7 +82,7 @@ def test_safetensors_round_trip_loads_with_the_safetensors_package(st_file, tmp_
     rows = {r["name"]: r for r in info["tensors"]}
     assert set(rows) == set(_tensors())
     assert rows["encoder.w"]["storage"] == "codec" and rows["steps"]["storage"] == "raw"
-    assert rows["encoder.w"]["snr_db"] == pytest.approx(SNR_DB, abs=0.5)
+    assert rows["encoder.w"]["snr_db"] == pytest.approx(SNR_DB, abs=SNR_TOL_DB)
     assert info["header"]["format"] == "safetensors"
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
@@ -97,7 +105,9 @@ def test_bfloat16_is_kept(tmp_path):
     assert got["w"].dtype == torch.bfloat16 and got["w"].shape == sd["w"].shape
     assert torch.equal(got["n"], sd["n"])
     x, y = sd["w"].double(), got["w"].double()
-    assert 10 * torch.log10(x.var() / ((x - y) ** 2).mean()) > 29
+    # --snr 30 on bfloat16 (8 significant bits: its own rounding alone is about 52 dB):
+    # over 20 fresh seeds (cli_bf16.bf16_snr_db[30]) 29.987 ± 0.029 dB (std), lowest 29.946
+    assert 10 * torch.log10(x.var() / ((x - y) ** 2).mean()) > 30 - SNR_TOL_DB
 
 
 def test_npz_and_npy_round_trips(tmp_path):
@@ -187,7 +197,9 @@ def test_options_prune_include_exclude_set_and_quantizers(st_file, tmp_path, cap
         assert rec["head.w16"]["stats"]["reason"] == "excluded"
         w = r.read("encoder.w")
         assert rec["encoder.w"]["stats"]["design"] == "uniform"
-    assert np.mean(w == 0) >= 0.45  # half the weights pruned, zeros kept by the scalar quantizer
+    # half the weights pruned (exactly round(0.5·size) zeroed), and the uniform quantizer
+    # has a level at 0, so every pruned weight decodes to exactly 0
+    assert np.mean(w == 0) >= 0.5
     capsys.readouterr()
     assert main(["compress", str(st_file), "-o", str(tmp_path / "k.rdk"), "-q", "--quantizer",
                  "kmeans", "--levels", "8", "--coder", "huffman"]) == 0  # fmt: skip
@@ -195,7 +207,9 @@ def test_options_prune_include_exclude_set_and_quantizers(st_file, tmp_path, cap
                  "D4", "--rate", "3", "--include", "encoder.*"]) == 0  # fmt: skip
     with checkpoint.CheckpointReader(tmp_path / "e.rdk") as r:
         st = r.record("encoder.w")["stats"]
-        assert st["lattice"] == "D4" and abs(st["bits_per_element"] - 3) < 0.1
+        # rate control: the real bytes within RATE_TOL_BITS = 0.005 of the target
+        # (measured over 20 seeds, cli.d4_bits_minus_3: within ±0.0042)
+        assert st["lattice"] == "D4" and abs(st["bits_per_element"] - 3) <= 0.005 + 1e-12
         assert r.record("head.w16")["stats"]["reason"] == "not included"
 
 
@@ -214,7 +228,9 @@ def test_rd_and_bench(st_file, tmp_path, capsys):
     assert main(["bench", str(st_file), "--configs", "E8,Z,uniform", "--snr", "20", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["results"]
     assert [r["config"] for r in rows] == ["E8", "Z", "uniform"]
-    assert all(r["ratio"] > 1 and abs(r["snr_db"] - 20) < 1 for r in rows)
+    # bench meets --snr like compress (cli.bench_snr_minus_20_db: within ±0.08 dB over
+    # 20 seeds, std <= 0.038; 0.2 is about 5 std)
+    assert all(r["ratio"] > 1 and abs(r["snr_db"] - 20) < 0.2 for r in rows)
 
 
 # ---------------------------------------------------------------------------

@@ -182,3 +182,26 @@ def test_unknown_lattice():
         get_lattice(8)
     assert get_lattice("cubic") is get_lattice("Z")
     assert get_lattice("d6").dim == 6
+
+
+@pytest.mark.parametrize("lattice", ["D4", "E8"])
+def test_streams_of_several_chunks_in_one_call(lattice):
+    """codec.encode hands to_streams a group of ceil(threads / streams per chunk) chunks:
+    one chunk on a 2-thread machine (E8 has 5 streams per chunk), several on a large
+    one. So the multi-chunk path is called directly: each chunk's streams equal those
+    of the chunk alone, and from_streams inverts them (a mutation survivor of
+    codec/_kernels/lattice.py, docs/testing.md)."""
+    import codec
+
+    chunk = 64
+    x = np.random.default_rng(7).standard_normal(5 * chunk)
+    qz = codec.quantize(x, lattice=lattice, step=0.3, chunk_size=chunk).quantizer
+    points = qz.quantize(x, chunk)
+    symbols, offsets = qz.to_streams(points, chunk)
+    per = qz.streams_per_chunk
+    assert offsets.size == 5 * per + 1
+    for c in range(5):
+        alone, off1 = qz.to_streams(points[c * chunk : (c + 1) * chunk], chunk)
+        got = symbols[offsets[c * per] : offsets[(c + 1) * per]]
+        np.testing.assert_array_equal(got, alone)
+    np.testing.assert_array_equal(qz.from_streams(symbols, offsets, chunk, x.size), points)

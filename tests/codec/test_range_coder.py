@@ -97,3 +97,23 @@ def test_bad_symbol_types():
         coder.encode(np.array([0.5]))
     with pytest.raises(ValueError):
         coder.encode(np.array([2**63 - 1]))
+
+
+@pytest.mark.parametrize("pos", [0, 2, 3, 9, 10])
+def test_bit_reader_reads_zeros_past_the_stream_end(pos):
+    """bitio.refill_bits (the byte reader of the Huffman and LZW decoders): bytes at or
+    past ``end`` read as zero and are counted in ``pad``, never taken from the buffer
+    (batch decoding keeps other streams after ``end``; past the buffer there is no
+    memory to read). Kept here because this file is in the coders' mutation selection
+    (benchmarks/mutants.py): a fast-path test ``pos // 8 <= end`` survived it."""
+    from codec._kernels.bitio import refill_bits
+
+    buf = np.arange(1, 17, dtype=np.uint8)  # 16 non-zero bytes; the stream ends at 10
+    end = 10
+    got_pos, bitbuf, bitcnt, pad = refill_bits(buf, pos, end, np.int64(0), 0, 0)
+    n = bitcnt // 8  # whole bytes loaded: 7 (49 <= bitcnt <= 56 from an empty buffer)
+    assert n == 7 and got_pos == min(pos + n, end) and pad == n - (got_pos - pos)
+    want = 0
+    for i in range(pos, pos + n):
+        want = (want << 8) | (int(buf[i]) if i < end else 0)
+    assert int(bitbuf) == want

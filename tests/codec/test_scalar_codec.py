@@ -84,6 +84,28 @@ def test_fine_tuned_levels_travel_in_the_stream():
     assert np.array_equal(y, (new[q.indices]).astype(np.float32))
 
 
+def test_codebook_shared_values_need_one_value_per_level():
+    # CodebookQuantizer is public: its own check, not only QuantizedArray's, must refuse a
+    # table that is longer (extra levels no index reaches) or shorter than the codebook.
+    q = CodebookQuantizer(np.array([-1.0, 0.0, 1.0]))
+    assert q.with_shared_values(0, np.array([-2.0, 0.0, 2.0])).levels.tolist() == [-2, 0, 2]
+    for bad in (np.zeros(2), np.zeros(4)):
+        with pytest.raises(ValueError, match="expected 3 levels"):
+            q.with_shared_values(0, bad)
+    with pytest.raises(ValueError, match="starting at index 0"):
+        q.with_shared_values(1, np.zeros(3))
+
+
+@pytest.mark.parametrize("quantizer, method", [("ecsq", "dp"), ("kmeans", "dp")])
+def test_default_design_method_is_the_exact_dp(quantizer, method):
+    # method=None is the exact dynamic programme (the first of each designer's methods in
+    # codec/quantizers/codebook.py), not CLG / Lloyd
+    x = np.random.default_rng(4).standard_normal(2000)
+    opts = {"lam": 0.01} if quantizer == "ecsq" else {"levels": 4}
+    q = codec.quantize(x, quantizer=quantizer, **opts).quantizer
+    assert q.method == f"{quantizer}-{method}"
+
+
 def _forge(blob, quantizer_fields=None, extras=None):
     """The stream with its quantizer's header fields and/or extras replaced (CRCs redone)."""
     parsed = container.parse(blob)

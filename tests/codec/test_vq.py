@@ -18,6 +18,7 @@ from codec.errors import CodecError, CorruptStreamError
 from codec.quantized import QuantizedArray
 from codec.quantizers.scalar import design_kmeans
 from codec.quantizers.vq import VQQuantizer, design_vq, train_codebook
+from codec.rate_control import RATE_TOL_BITS
 
 
 def gaussian(n, seed=0, dtype=np.float64):
@@ -53,7 +54,11 @@ def test_pq_with_one_scalar_subspace_matches_scalar_kmeans(levels):
     dp = design_kmeans(x, levels, method="dp").distortion
     lloyd = design_kmeans(x, levels, method="lloyd", seed=0).distortion
     mse = des.stage_mse[0]
-    assert dp * (1 - 1e-9) <= mse <= dp * 1.003  # (the stored codebook's rounding: <= 1e-3)
+    # Over 20 fresh seeds (benchmarks/results/tolerances.json, vq.pq_over_*): PQ / DP − 1
+    # is at most 2.0e-3 (mean 4e-4, std 6e-4: the stored codebook's rounding, <= 1e-3,
+    # plus Lloyd's local optimum), PQ / scalar Lloyd − 1 within ±1.9e-3. 3e-3 is about
+    # the mean + 4 std of each.
+    assert dp * (1 - 1e-9) <= mse <= dp * 1.003
     assert mse == pytest.approx(lloyd, rel=3e-3)
     blob = codec.encode(x, quantizer="pq", subvector=1, subspaces=1, levels=levels)
     assert np.mean((codec.decode(blob) - x) ** 2) == pytest.approx(mse, rel=1e-12)
@@ -132,6 +137,8 @@ def test_round_trip_every_dtype_and_shape(dtype, shape, quantizer, opts):
     assert np.array_equal(y, q.reconstruct(), equal_nan=True)
     assert q.to_bytes() == blob
     if x.size:
+        # a k-means codebook holds the centroids of its cells, so the MSE is at most the
+        # variance around one centroid, hence at most E[x²] (tiny shapes: no tighter bound)
         assert np.mean((y.astype(np.float64) - x) ** 2) <= np.mean(x.astype(np.float64) ** 2)
     assert codec.inspect(blob).quantizer == "vq"
 
@@ -171,6 +178,22 @@ def test_stream_layouts_round_trip_over_chunks(split):
     assert np.array_equal(codec.decode(blob), qa.reconstruct())
 
 
+def test_split_streams_of_several_chunks_in_one_call():
+    # codec.decode hands from_streams a group of ceil(threads / streams per chunk) chunks:
+    # one chunk on a 2-thread machine (6 streams per chunk here), several on a large one.
+    # So the multi-chunk path is called directly (a mutation survivor, docs/testing.md).
+    x = gaussian(3000, seed=4)
+    des = design_vq(x, levels=8, subvector=2, subspaces=3, stages=2, dtype="float64")
+    qz = VQQuantizer(des.quantizer.codebooks, codebook_dtype=des.quantizer.codebook_dtype,
+                     split_streams=True)
+    padded = np.zeros(3000)
+    padded[: x.size] = x
+    points = qz.quantize(padded, 600)
+    symbols, offsets = qz.to_streams(points, 600)
+    assert offsets.size == 5 * 6 + 1  # 5 chunks of 6 streams
+    np.testing.assert_array_equal(qz.from_streams(symbols, offsets, 600, padded.size), points)
+
+
 def test_weights_shape_the_codebook():
     x = gaussian(4000, seed=5)
     h = np.where(np.abs(x) > 1.5, 50.0, 1.0)
@@ -180,7 +203,9 @@ def test_weights_shape_the_codebook():
     def wmse(y):
         return float(np.sum(h * (y - x) ** 2) / h.sum())
 
-    assert wmse(weighted) < 0.8 * wmse(plain)
+    # weighted / plain over 20 fresh seeds (vq.weighted_over_plain_wmse): 0.41 ± 0.06
+    # (std), at most 0.58; 0.7 is the mean + 4.6 std
+    assert wmse(weighted) < 0.7 * wmse(plain)
 
 
 # ---------------------------------------------------------------------------
@@ -281,10 +306,15 @@ def test_identical_bytes_for_one_and_two_threads():
 def test_rate_and_distortion_targets():
     x = gaussian(16384, seed=8).astype(np.float32)
     blob = codec.encode(x, quantizer="vq", subvector=2, rate=2.0)
-    assert 8 * len(blob) / x.size == pytest.approx(2.0, abs=0.05)
+    # VQDesigner: with few codewords the search stops at the closest count below the
+    # target; one codeword more moves the rate by about 1/(d·K·ln 2) = 0.045 bit (d = 2,
+    # K = 16). Measured over 20 fresh seeds (vq.rate_error_bits[2]): −0.029 to −0.007.
+    assert 2.0 - 0.05 <= 8 * len(blob) / x.size <= 2.0 + RATE_TOL_BITS
     target = 0.02
     y = codec.decode(codec.encode(x, quantizer="vq", subvector=2, distortion=target))
-    assert np.mean((y - x) ** 2) == pytest.approx(target, rel=0.15)
+    # MSE / target − 1 over 20 fresh seeds (vq.mse_rel_error[0.02]): within ±0.012,
+    # std 0.0046; 0.02 is about 4 std
+    assert np.mean((y - x) ** 2) == pytest.approx(target, rel=0.02)
 
 
 def test_options_are_validated():
@@ -320,4 +350,6 @@ def test_learned_vq_within_0p3_db_of_e8_at_2_bits():
     r, s = np.array(curve).T
     assert r[0] < rate < r[-1] and rate <= 2.0
     e8 = float(np.interp(rate, r, s))
+    # the target (0.3 dB). Measured over 20 fresh seeds (vq_e8.vq_snr_minus_e8_db):
+    # −0.14 ± 0.04 dB (std), lowest −0.22, so a correct codec fails it with p < 1e-4
     assert snr >= e8 - 0.3, (rate, snr, e8)
