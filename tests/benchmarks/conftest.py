@@ -1,4 +1,5 @@
-"""The benchmark scripts under test: each test module names its script in ``SCRIPT``."""
+"""The scripts under test (benchmarks/*.py, docs/scripts/*.py): each test module names its
+script in ``SCRIPT``."""
 
 import importlib.util
 import sys
@@ -8,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def bench(request):
-    """The module's ``SCRIPT`` (a benchmarks/*.py file, not a package) imported under a
+    """The module's ``SCRIPT`` (a script file, not a package) imported under a
     name of its own, registered in ``sys.modules`` while the module's tests run (its
     dataclasses look their module up there)."""
     script = request.module.SCRIPT

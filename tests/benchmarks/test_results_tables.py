@@ -3,11 +3,9 @@
 benchmarks/results/demo_seed*.json (--digits), the MNIST blocks from mnist_*.json, each
 from the command written in its first line (--mnist, --ternary)."""
 
-import importlib.util
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+#: The script under test, imported by the ``bench`` fixture (conftest.py).
+SCRIPT = ROOT / "docs" / "scripts" / "results_tables.py"
 
 
-results_tables = _load(ROOT / "docs" / "scripts" / "results_tables.py", "results_tables")
+@pytest.fixture(scope="module")
+def results_tables(bench):
+    return bench
 
 
 def _block(text: str, name: str) -> str:
@@ -33,11 +29,11 @@ def _block(text: str, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def blocks():
+def blocks(results_tables):
     return results_tables.digits_blocks(ROOT)
 
 
-def test_digits_blocks_come_from_six_committed_seeds_and_one_full_run(blocks):
+def test_digits_blocks_come_from_six_committed_seeds_and_one_full_run(results_tables, blocks):
     runs = results_tables.digits_runs(ROOT)
     assert [r["baseline"]["seed"] for r in runs] == list(range(6))
     assert set(blocks) == {"digits-main", "digits-full"}
@@ -47,13 +43,13 @@ def test_digits_blocks_come_from_six_committed_seeds_and_one_full_run(blocks):
     assert {"PQ 2x2-dim + arithmetic + FT", "RVQ 2-dim 2 stages + arithmetic + FT"} <= methods
 
 
-def test_committed_digits_blocks_equal_their_regeneration(blocks):
+def test_committed_digits_blocks_equal_their_regeneration(results_tables, blocks):
     text = (ROOT / results_tables.DIGITS_PAGE).read_text(encoding="utf-8")
     stale = [name for name, body in blocks.items() if _block(text, name) != body]
     assert not stale, f"stale blocks {stale}: run docs/scripts/results_tables.py --digits --write"
 
 
-def test_a_changed_result_changes_the_block(tmp_path):
+def test_a_changed_result_changes_the_block(results_tables, tmp_path):
     """The comparison above can fail: one ratio changed in the JSON changes the table."""
     runs = results_tables.digits_runs(ROOT)
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
@@ -69,7 +65,7 @@ def test_a_changed_result_changes_the_block(tmp_path):
     assert forged["digits-main"] != results_tables.digits_blocks(ROOT)["digits-main"]
 
 
-def test_write_blocks_replaces_only_the_marked_text(tmp_path):
+def test_write_blocks_replaces_only_the_marked_text(results_tables, tmp_path):
     page = tmp_path / "page.md"
     page.write_text("a\n<!-- x:begin -->\nold\n<!-- x:end -->\nb\n", encoding="utf-8")
     results_tables.write_blocks(page, {"x": "new"})
@@ -94,7 +90,7 @@ def _command(body: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", BLOCKS)
-def test_committed_mnist_block_equals_its_regeneration(name, monkeypatch):
+def test_committed_mnist_block_equals_its_regeneration(results_tables, name, monkeypatch):
     body = _mnist_block(name)
     args = _command(body)
     files = [a for a in args if a.endswith(".json")]
@@ -115,7 +111,7 @@ def test_the_headline_block_holds_every_committed_seed():
     assert sorted(f for f in files if f.endswith(".json")) == committed
 
 
-def test_a_changed_mnist_result_changes_the_block(tmp_path, monkeypatch):
+def test_a_changed_mnist_result_changes_the_block(results_tables, tmp_path, monkeypatch):
     """The comparison above can fail: one headline ratio changed in the JSON changes the
     block."""
     args = _command(_mnist_block("mnist"))
@@ -131,7 +127,7 @@ def test_a_changed_mnist_result_changes_the_block(tmp_path, monkeypatch):
     assert results_tables.mnist_block_text(args) != _mnist_block("mnist")
 
 
-def test_committed_ternary_block_equals_its_regeneration(monkeypatch):
+def test_committed_ternary_block_equals_its_regeneration(results_tables, monkeypatch):
     body = _mnist_block("mnist-ternary")
     m = re.match(r"<!-- results_tables\.py --ternary (\S+) -->", body)
     assert m is not None, "the ternary block starts with the command that printed it"
