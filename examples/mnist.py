@@ -217,6 +217,7 @@ def with_teacher(data, teacher):
     x = data[0]
     with torch.inference_mode():
         logits = torch.cat([teacher(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)])
+    # cloned outside inference mode: an inference tensor cannot be saved for backward
     return (data[0], data[1], logits.clone())
 
 

@@ -207,42 +207,51 @@ def minilm_section(doc: dict, sentences: tuple[int, int] | None = None) -> str:
     meta, base, rows = doc["meta"], doc["baseline"], doc["results"]
     env, tgt, best = doc["environment"], doc["targets"], doc["written"]
     la, lb = meta["loadavg_at_start"], meta["loadavg_at_end"]
-    head = (f"Command: `{meta['command']}` (`make demo-minilm`), {meta['seconds']:.0f} s wall "
-            f"at load averages {la[0]:.1f} at its start and {lb[0]:.1f} at its end "
-            f"(torch {env['torch']}, "
-            f"{env['torch_threads']} threads, {env['cpus']} CPUs). Model: "
-            f"{base['parameters'] / 1e6:.1f} M parameters, "
-            f"{base['float32_bytes'] / 1e6:.1f} MB as float32")
+    head = (
+        f"Command: `{meta['command']}` (`make demo-minilm`), {meta['seconds']:.0f} s wall "
+        f"at load averages {la[0]:.1f} at its start and {lb[0]:.1f} at its end "
+        f"(torch {env['torch']}, "
+        f"{env['torch_threads']} threads, {env['cpus']} CPUs). Model: "
+        f"{base['parameters'] / 1e6:.1f} M parameters, "
+        f"{base['float32_bytes'] / 1e6:.1f} MB as float32"
+    )
     if sentences:
         head += f"; {sentences[0]} evaluation and {sentences[1]} calibration sentences"
     parts = [head + ".", minilm_table(doc)]
-    row = next(r for r in rows if (r["method"], r["setting"]) == (best["method"],
-                                                                  best["setting"]))
+    row = next(r for r in rows if (r["method"], r["setting"]) == (best["method"], best["setting"]))
     met = row["ratio"] >= tgt["ratio"] and row["cosine"] >= tgt["cosine"]
     parts.append(
         f"The written model (`{best['path']}`) is the highest ratio whose mean cosine is "
         f"≥ {tgt['cosine']:g} (else the best cosine): {row['method']} ({row['setting']}), "
         f"{row['ratio']:.2f}× at a mean cosine of {row['cosine']:.5f}; the target, "
-        f"≥ {tgt['ratio']:g}× at cosine ≥ {tgt['cosine']:g}, is {'met' if met else 'NOT met'}.")
+        f"≥ {tgt['ratio']:g}× at cosine ≥ {tgt['cosine']:g}, is {'met' if met else 'NOT met'}."
+    )
     uni = [r for r in rows if r["setting"].startswith("D=")]
     alloc = [r for r in rows if "Hessian step allocation" in r["method"]]
     facts = []
     if uni:
-        facts.append(f"at one MSE for every tensor ({uni[0]['setting']}) the quantizers spend "
-                     f"{_span([r['bits_per_weight'] for r in uni], '.2f')} bit/weight for mean "
-                     f"cosines of {_span([r['cosine'] for r in uni], '.4f')}")
+        facts.append(
+            f"at one MSE for every tensor ({uni[0]['setting']}) the quantizers spend "
+            f"{_span([r['bits_per_weight'] for r in uni], '.2f')} bit/weight for mean "
+            f"cosines of {_span([r['cosine'] for r in uni], '.4f')}"
+        )
     if alloc:
-        facts.append(f"E8 with Hessian step allocation spends "
-                     f"{_span([r['bits_per_weight'] for r in alloc], '.2f')} bit/weight for "
-                     f"{_span([r['cosine'] for r in alloc], '.4f')}")
+        facts.append(
+            f"E8 with Hessian step allocation spends "
+            f"{_span([r['bits_per_weight'] for r in alloc], '.2f')} bit/weight for "
+            f"{_span([r['cosine'] for r in alloc], '.4f')}"
+        )
     lzw = [r for r in rows if "LZW" in r["method"]]
     for r in lzw:
-        ref = next((a for a in alloc if a["setting"] == r["setting"] and "FT" not in
-                    a["method"]), None)
+        ref = next(
+            (a for a in alloc if a["setting"] == r["setting"] and "FT" not in a["method"]), None
+        )
         if ref:
-            facts.append(f"LZW on the same E8 indices ({r['setting']}) costs "
-                         f"{r['bits_per_weight'] - ref['bits_per_weight']:.2f} bit/weight more "
-                         f"than the arithmetic coder")
+            facts.append(
+                f"LZW on the same E8 indices ({r['setting']}) costs "
+                f"{r['bits_per_weight'] - ref['bits_per_weight']:.2f} bit/weight more "
+                f"than the arithmetic coder"
+            )
     if facts:
         parts.append("From the table: " + "; ".join(facts) + ".")
     return "\n\n".join(parts)
@@ -473,7 +482,7 @@ def mnist_main(argv: list[str]) -> int:
             f.write(f"{head}{begin}\n{text}\n{end}{tail}")
     else:
         print(text)
-    if "--figure" in opts:
+    if "--figure" in opts and not ternary:
         mnist_plot(mnist_runs([a for a in argv if a != "--summary"]), opts["--figure"])
     return 0
 
