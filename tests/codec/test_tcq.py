@@ -10,7 +10,7 @@ import sys
 import numba
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import codec
@@ -106,10 +106,10 @@ def viterbi_cases(draw):
     step = draw(st.sampled_from([1.0, 0.37, 2.5]))
     n = draw(st.integers(1, 8))
     x = draw(st.lists(st.floats(-9, 9, allow_nan=False), min_size=n, max_size=n))
-    # Away from ties between two nearest points of a subset (t an integer).
-    for v in x:
-        t = v / step
-        assume(abs(t - round(t)) > 1e-6)
+    # Away from ties between two nearest points of a subset (t = x / step an integer):
+    # moved a quarter step off rather than filtered out (hypothesis draws many integers,
+    # and filtering them failed its filter_too_much health check on some seeds).
+    x = [v + 0.25 * step if abs(v / step - round(v / step)) <= 1e-6 else v for v in x]
     weighted = draw(st.booleans())
     w = draw(st.lists(st.floats(0, 3), min_size=n, max_size=n)) if weighted else [1.0] * n
     model, lam = None, 0.0
