@@ -4,13 +4,16 @@ Pipeline (Choi, El-Khamy & Lee 2017/2018; Han et al. 2016):
 
 1. *Select* the tensors to quantize (``include``; default: the weights of
    ``nn.Linear`` / ``nn.Conv*`` layers). Every other tensor of the state dict
-   is kept: float tensors losslessly (raw bytes, default) or as float16
-   (``unquantized="float16"``), integer/bool buffers losslessly through the
-   arithmetic coder (raw bytes for values outside its range).
+   is kept: float tensors losslessly (raw bytes, default), as float16
+   (``unquantized="float16"``) or rounded to ``B`` significant bits and
+   entropy-coded (``unquantized=B``), integer/bool buffers losslessly through
+   the arithmetic coder (raw bytes for values outside its range).
 2. Optionally *prune* by magnitude (``prune``): one global threshold over all
    selected tensors (a float), one threshold per tensor (a dict), or the
    weights that are already exactly zero (``"zeros"``, after
-   :func:`magnitude_masks` and retraining).
+   :func:`magnitude_masks` and retraining). The mask is coded with a context
+   model of its rows, columns and neighbours (``mask_coder="context"``,
+   :mod:`codec.coders.mask`), or as gaps by a symbol coder.
 3. *Quantize* the kept values with :func:`codec.quantize` (then ``to_bytes``):
    any quantizer the codec has registered, e.g. dithered lattices (Z, D4, E8)
    or scalar quantizers (uniform, ECSQ, k-means), with their options passed

@@ -18,6 +18,9 @@ dtype name), "store", ...}`` with ``store`` one of
 * ``"q"`` (``"group": g``): quantized, part of group ``g``;
 * ``"raw"`` (``"rec": r``): the tensor's bytes, little-endian, C order;
 * ``"f16"`` (``"rec": r``): float16 bytes of a float tensor (high precision);
+* ``"fixed"`` (``"rec": r, "exp": s``): a float tensor rounded to multiples of
+  ``2**s``, the integers coded by the adaptive arithmetic coder
+  (``codec.coders.get_coder("adaptive")``);
 * ``"int"`` (``"rec": r``): integer/bool values as int64 symbols of the
   arithmetic coder (``codec.coders.get_coder("arithmetic")``).
 
@@ -26,9 +29,12 @@ A group is ``{"members": [tensor ids], "stream": r, "mask": r or null,
 concatenated, form a vector of ``N`` elements; record ``stream`` is a codec
 stream (docs/format.md) of the ``kept`` values that were not pruned, in
 order. Without a mask every element is kept. With a mask, record ``mask``
-holds ``kept`` gaps coded by ``mask_coder``: ``gap[0] = pos[0]`` and
-``gap[j] = pos[j] - pos[j-1] - 1`` for the sorted kept positions ``pos``;
-pruned elements decode to 0. (Codec streams carry their own CRC-32s too.)
+holds the keep-mask: for ``mask_coder = "context"`` the members' masks coded
+by :func:`codec.coders.mask.encode_mask` with the members' shapes (docs/format.md
+§9); for the name of a symbol coder (``"arithmetic"``, ``"huffman"``, ...) the
+``kept`` gaps coded by it: ``gap[0] = pos[0]`` and ``gap[j] = pos[j] - pos[j-1]
+- 1`` for the sorted kept positions ``pos``. Pruned elements decode to 0.
+(Codec streams carry their own CRC-32s too.)
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from torch import nn
 
 import codec
 from codec.coders import get_coder
+from codec.coders.mask import decode_mask, encode_mask
 from codec.errors import (
     CodecError,
     CorruptStreamError,
@@ -54,6 +61,10 @@ from codec.errors import (
 from codec.framing import pack_head, read_head
 
 from ._state import FLOAT_DTYPES, TORCH_DTYPES, itemsize
+
+#: The ``mask_coder`` of context-modelled masks (:mod:`codec.coders.mask`); any other
+#: name is a symbol coder of the codec that codes the gaps between kept positions.
+CONTEXT_MASK_CODER = "context"
 
 __all__ = [
     "MODEL_MAGIC",
@@ -232,16 +243,49 @@ def _int_record(t: torch.Tensor) -> bytes | None:
     return get_coder("arithmetic").encode(arr)
 
 
-def _own_record(t: torch.Tensor, dtype: str, unquantized: str) -> tuple[bytes, str]:
-    """The record and store of a tensor that is not quantized."""
+def _fixed_record(t: torch.Tensor, bits: int) -> tuple[bytes, int]:
+    """``t`` rounded to multiples of ``2**s`` with ``s = ceil(log2 max|t|) - bits`` (so
+    ``|error| <= 2**(s-1) <= max|t| 2**-bits``), as adaptive-coded integers; and ``s``."""
+    a = t.detach().cpu().reshape(-1).to(torch.float64).numpy()
+    peak = float(np.abs(a).max()) if a.size else 0.0
+    if not math.isfinite(peak):
+        raise ValueError("unquantized=<bits> needs finite values; use 'lossless'")
+    s = (math.frexp(peak)[1] if peak > 0 else 0) - bits  # 2**(e-1) <= peak < 2**e
+    return get_coder("adaptive").encode(np.rint(np.ldexp(a, -s)).astype(np.int64)), s
+
+
+def _own_record(t: torch.Tensor, dtype: str, unquantized) -> tuple[bytes, dict]:
+    """The record of a tensor that is not quantized, and its index fields (``store``...)."""
+    if t.is_floating_point() and isinstance(unquantized, int) and t.numel():
+        blob, s = _fixed_record(t, unquantized)
+        return blob, {"store": "fixed", "exp": s}
     if t.is_floating_point() and unquantized == "float16" and dtype != "float16":
-        return _raw_bytes(t.to(torch.float16)), "f16"
+        return _raw_bytes(t.to(torch.float16)), {"store": "f16"}
     if t.is_floating_point() or t.is_complex():
-        return _raw_bytes(t), "raw"
+        return _raw_bytes(t), {"store": "raw"}
     coded = _int_record(t)
     if coded is None:
-        return _raw_bytes(t), "raw"
-    return coded, "int"
+        return _raw_bytes(t), {"store": "raw"}
+    return coded, {"store": "int"}
+
+
+def check_mask_coder(name) -> str:
+    """``name`` if it names a mask coder (``"context"`` or a symbol coder), else an error."""
+    if name == CONTEXT_MASK_CODER:
+        return name
+    try:
+        get_coder(name)
+    except ValueError as e:
+        raise ValueError(f"mask_coder: {e} (or {CONTEXT_MASK_CODER!r})") from None
+    return name
+
+
+def encode_group_mask(mask: np.ndarray, shapes: list, mask_coder: str) -> bytes:
+    """The ``mask`` record of a group whose members have ``shapes`` (see the module doc)."""
+    if mask_coder == CONTEXT_MASK_CODER:
+        return encode_mask(mask, shapes)
+    pos = np.flatnonzero(mask).astype(np.int64)
+    return get_coder(mask_coder).encode(np.diff(pos, prepend=-1) - 1)
 
 
 def write_model_file(plan, state: dict) -> tuple[bytes, dict, dict, int]:
@@ -260,7 +304,8 @@ def write_model_file(plan, state: dict) -> tuple[bytes, dict, dict, int]:
         if name in group_of:
             entry.update(store="q", group=group_of[name])
         else:
-            blob, entry["store"] = _own_record(state[name], dtype, plan.unquantized)
+            blob, fields = _own_record(state[name], dtype, plan.unquantized)
+            entry.update(fields)
             entry["rec"] = len(records)
             records.append(blob)
             own_bits[name] = 8 * len(blob)
@@ -411,6 +456,17 @@ def _decode_own_record(t: _TensorEntry, blob: bytes) -> torch.Tensor:
         else:
             flat = torch.empty(0, dtype=src)
         return flat.reshape(t.shape).to(tdt)
+    if t.store == "fixed":
+        if t.dtype not in FLOAT_DTYPES:
+            raise CorruptStreamError("model archive stores a non-float tensor as fixed point")
+        s = t.entry.get("exp")
+        if isinstance(s, bool) or not isinstance(s, int) or not -1100 < s < 1100:
+            raise CorruptStreamError(f"model archive scale of {t.name!r} is invalid")
+        sym = get_coder("adaptive").decode(blob, t.numel)
+        values = np.ldexp(sym.astype(np.float64), s)
+        if not np.isfinite(values).all():
+            raise CorruptStreamError(f"model archive values of {t.name!r} overflow")
+        return torch.from_numpy(values).to(TORCH_DTYPES[t.dtype]).reshape(t.shape)
     if t.store == "int":
         if t.dtype in FLOAT_DTYPES or t.dtype.startswith("complex"):
             raise CorruptStreamError("model archive codes a float tensor as integers")
@@ -440,8 +496,10 @@ def _group_members(g, entries: list[_TensorEntry], in_group: set) -> list[int]:
     return members
 
 
-def _decode_group_vector(g: dict, n_total: int, record) -> np.ndarray:
-    """The ``n_total`` values of a group: its codec stream, scattered by its mask."""
+def _decode_group_vector(g: dict, shapes: list, record) -> np.ndarray:
+    """The values of a group with members of ``shapes``: its codec stream, scattered by
+    its mask."""
+    n_total = sum(math.prod(s) for s in shapes)
     kept = _int_field(g, "kept")
     if kept > n_total:
         raise CorruptStreamError("model archive group keeps more values than it has")
@@ -456,16 +514,21 @@ def _decode_group_vector(g: dict, n_total: int, record) -> np.ndarray:
     mcoder = g.get("mask_coder")
     if not isinstance(mcoder, str):
         raise CorruptStreamError("model archive group mask coder is invalid")
-    try:
-        coder = get_coder(mcoder)
-    except ValueError:
-        raise UnsupportedFormatError(f"unknown mask coder {mcoder!r}") from None
-    gaps = coder.decode(record(g["mask"]), kept)
-    if gaps.size != kept or (gaps.size and gaps.min() < 0):
-        raise CorruptStreamError("model archive pruning mask is invalid")
-    pos = np.cumsum(gaps + 1) - 1
-    if pos.size and pos[-1] >= n_total:
-        raise CorruptStreamError("model archive pruning mask points past its tensors")
+    if mcoder == CONTEXT_MASK_CODER:
+        pos = np.flatnonzero(decode_mask(record(g["mask"]), shapes))
+        if pos.size != kept:
+            raise CorruptStreamError("model archive pruning mask keeps the wrong count")
+    else:
+        try:
+            coder = get_coder(mcoder)
+        except ValueError:
+            raise UnsupportedFormatError(f"unknown mask coder {mcoder!r}") from None
+        gaps = coder.decode(record(g["mask"]), kept)
+        if gaps.size != kept or (gaps.size and gaps.min() < 0):
+            raise CorruptStreamError("model archive pruning mask is invalid")
+        pos = np.cumsum(gaps + 1) - 1
+        if pos.size and pos[-1] >= n_total:
+            raise CorruptStreamError("model archive pruning mask points past its tensors")
     full = np.zeros(n_total, values.dtype)
     full[pos] = values
     return full
@@ -491,7 +554,7 @@ def decode_model_file(data: bytes, max_elements: int | None) -> dict:
     in_group: set = set()
     for g in groups:
         members = _group_members(g, entries, in_group)
-        full = _decode_group_vector(g, sum(entries[m].numel for m in members), record)
+        full = _decode_group_vector(g, [entries[m].shape for m in members], record)
         a = 0
         for m in members:
             t = entries[m]

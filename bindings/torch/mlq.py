@@ -260,7 +260,7 @@ def mlq_compress(
     prune=0.0,
     grouping: str = "layer",
     coder: str = "arithmetic",
-    mask_coder: str = "arithmetic",
+    mask_coder: str = "context",
     unquantized: str = "lossless",
     seed: int = 0,
     progress: bool = False,

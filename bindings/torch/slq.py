@@ -62,7 +62,7 @@ def _settings(compress_options: dict) -> _Settings:
     plan_args = {
         "grouping": opts.pop("grouping", "network"),
         "coder": opts.pop("coder", "arithmetic"),
-        "mask_coder": opts.pop("mask_coder", "arithmetic"),
+        "mask_coder": opts.pop("mask_coder", "context"),
         "unquantized": opts.pop("unquantized", "lossless"),
         "per_tensor": opts.pop("per_tensor", None),
     }

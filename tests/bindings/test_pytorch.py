@@ -243,6 +243,52 @@ def test_unquantized_float16_mode():
     assert cm.n_bytes < lossless.n_bytes
 
 
+def test_unquantized_bits_mode():
+    """``unquantized=B``: float tensors rounded to multiples of 2**(ceil(log2 max|t|) - B),
+    so within max|t|·2**-B; integers unchanged; smaller than float16 for B = 8."""
+    sd = mixed_state()
+    cm = bp.compress_state_dict(sd, include=["w32"], step=0.05, unquantized=8)
+    out = bp.decompress_state_dict(cm.to_bytes())
+    stores = {s.name: s.store for s in cm.layers}
+    for k in ("bias", "w16", "wbf", "w64", "scalar"):
+        v = sd[k].double()
+        assert stores[k] == "fixed" and out[k].dtype == sd[k].dtype, k
+        err = (out[k].double() - v).abs().max()
+        assert err <= v.abs().max() * 2.0**-8 * (1.004 if k in ("w16", "wbf") else 1.0), k
+        assert err > 0 or k == "scalar", k  # rounded, not stored exactly
+    for k in ("count", "ids", "small", "flags", "huge"):
+        assert torch.equal(out[k], sd[k]), k
+    assert stores["empty"] == "raw" and out["empty"].shape == (0, 3)
+    half = bp.compress_state_dict(sd, include=["w32"], step=0.05, unquantized="float16")
+    assert cm.n_bytes < half.n_bytes
+    finer = bp.compress_state_dict(sd, include=["w32"], step=0.05, unquantized=16)
+    assert (finer.state_dict()["bias"] - sd["bias"]).abs().max() <= sd["bias"].abs().max() / 2**16
+    with pytest.raises(ValueError, match="finite"):
+        bp.compress_state_dict({**sd, "bias": torch.tensor([1.0, float("inf")])},
+                               include=["w32"], step=0.05, unquantized=8)  # fmt: skip
+    for bad, err in ((0, ValueError), (31, ValueError), (True, TypeError), (8.0, TypeError)):
+        with pytest.raises(err, match="unquantized"):
+            bp.compress_state_dict(sd, include=["w32"], step=0.05, unquantized=bad)
+
+
+def test_context_mask_coder_decodes_like_the_gap_coder_and_is_smaller_on_structure():
+    """Rows and columns of different scales: magnitude pruning keeps more of some, which
+    the context-modelled mask codes in fewer bytes than the gaps; both decode the same."""
+    g = torch.Generator().manual_seed(9)
+    scale = torch.rand(200, 1, generator=g) * 2 + 0.1
+    sd = {"w": torch.randn(200, 300, generator=g) * scale * (torch.rand(1, 300, generator=g) + 0.2)}
+    coded = {
+        mc: bp.compress_state_dict(sd, step=0.05, prune=0.95, mask_coder=mc)
+        for mc in ("context", "arithmetic")
+    }
+    outs = {mc: bp.decompress_state_dict(cm.to_bytes()) for mc, cm in coded.items()}
+    assert torch.equal(outs["context"]["w"], outs["arithmetic"]["w"])
+    assert int((outs["context"]["w"] != 0).sum()) == 3000
+    assert coded["context"].n_bytes < 0.95 * coded["arithmetic"].n_bytes
+    with pytest.raises(ValueError, match="mask_coder"):
+        bp.compress_state_dict(sd, step=0.05, prune=0.5, mask_coder="contexts")
+
+
 def test_device_argument_and_cpu_tensors():
     sd = {"w": torch.randn(8, 8)}
     out = bp.decompress_state_dict(bp.compress_state_dict(sd, step=0.1), device="cpu")
