@@ -641,8 +641,8 @@ def prune_both(args, spec: NetSpec, data, net, float_acc, progress: bool, cpu: d
     t = time.process_time()
     target = spec.target_ratio if args.target_ratio is None else args.target_ratio
     reaches = (lambda net, h: headline_ratio(exp, net, h)) if target > 0 else None
-    deep, h_deep, ladder_log = prune_deeper(args, spec, data, paper, float_acc, progress,
-                                            reaches, target)  # fmt: skip
+    deep, h_deep, ladder_log = prune_deeper(args, spec, data, (paper, h_paper), float_acc,
+                                            progress, reaches, target)  # fmt: skip
     cpu["prune_deeper"] = round(time.process_time() - t, 1)
     pruned_acc = {"deep_ladder": ladder_log}
     for tag, m in (("paper", paper), ("deep", deep)):
@@ -744,16 +744,19 @@ def headline_ratio(exp, net, hessian) -> float:
     return probes[(rung, False)][0].ratio
 
 
-def prune_deeper(args, spec: NetSpec, data, paper, float_acc, progress, headline=None,
-                 target=0.0):  # fmt: skip
-    """Prune ``paper`` further down ``spec.deep_ladder`` (kept fractions), retraining
-    ``spec.deep_epochs`` per rung (gradual pruning from the previous rung); stop at the
-    first rung whose validation accuracy falls more than ``--deep-margin`` points below
-    the float network's, or, given ``headline(net, hessian) -> ratio``, after the first
-    rung that holds and where the headline reaches ``target`` (prune no deeper than the
-    target needs: the accuracy left is kept). Returns the last rung that held (chosen on
-    validation only), its Hessian substitute and what every rung tried gave."""
+def prune_deeper(args, spec: NetSpec, data, paper_and_hessian, float_acc, progress,
+                 headline=None, target=0.0):  # fmt: skip
+    """Prune the network at the papers' density further down ``spec.deep_ladder`` (kept
+    fractions), retraining ``spec.deep_epochs`` per rung (gradual pruning from the
+    previous rung); stop at the first rung whose validation accuracy falls more than
+    ``--deep-margin`` points below the float network's, or, given ``headline(net,
+    hessian) -> ratio``, at the first network (the papers' density one included) that
+    holds and where the headline reaches ``target`` (prune no deeper than the target
+    needs: the accuracy left is kept). Returns that network (chosen on validation only;
+    a copy when it is the papers' density one), its Hessian substitute and what every
+    rung tried gave."""
     build = BUILDERS[spec.name]
+    paper, h_paper = paper_and_hessian
     ladder = (args.deep_density,) if args.deep_density else spec.deep_ladder
     if args.quick:
         ladder = ladder[-1:]
@@ -761,6 +764,14 @@ def prune_deeper(args, spec: NetSpec, data, paper, float_acc, progress, headline
     kept, log = None, []
     net = build()
     net.load_state_dict(paper.state_dict())
+    if headline is not None and not args.deep_density:
+        ratio = round(headline(paper, h_paper), 2)
+        val = accuracy(paper, data["val"])
+        print(f"  headline at {spec.paper_density:.2%}: {ratio:.1f}x", flush=True)
+        log.append({"density": spec.paper_density, "validation_accuracy": val,
+                    "headline_ratio": ratio})  # fmt: skip
+        if ratio >= target and val >= floor:
+            return net, h_paper, log
     d0 = spec.paper_density
     for i, d in enumerate(ladder):
         epochs = 1 if args.quick else (args.deep_epochs or spec.deep_epochs)
