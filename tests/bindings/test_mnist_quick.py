@@ -114,13 +114,22 @@ def test_network_sizes_are_the_papers():
 
 
 def test_merge_joins_one_seeds_networks_and_refuses_other_seeds(tmp_path):
-    def run(name, seed, threads):
-        net = {"network": name, "main": {"method": mnist.MAIN_METHOD, "ratio": 1.0},
-               "float_test_accuracy": 99.0}  # fmt: skip
-        res = {"dataset": "mnist", "seed": seed, "quick": False, "seconds": 2.0,
-               "settings": {"tolerance": 0.05, "threads": threads},
-               "rows": [{"network": name}], "networks": {name: net}}  # fmt: skip
-        path = tmp_path / f"{name}_{seed}.json"
+    def run(name, seed, threads, tag="", also=None):
+        nets = {
+            n: {
+                "network": n,
+                "main": {"method": mnist.MAIN_METHOD, "ratio": 1.0},
+                "float_test_accuracy": 99.0,
+                "seconds": 2.0,
+            }
+            for n in (name, also)
+            if n
+        }
+        res = {"dataset": "mnist", "seed": seed, "quick": False, "seconds": 2.0 * len(nets),
+               "settings": {"tolerance": 0.05, "threads": threads,
+                            "target_ratio": {n: 1.0 for n in nets}},
+               "rows": [{"network": n, "tag": tag} for n in nets], "networks": nets}  # fmt: skip
+        path = tmp_path / f"{name}_{seed}{tag}.json"
         path.write_text(json.dumps(res))
         return str(path)
 
@@ -130,6 +139,18 @@ def test_merge_joins_one_seeds_networks_and_refuses_other_seeds(tmp_path):
     res = json.loads(out.read_text())
     assert list(res["networks"]) == ["LeNet-300-100", "LeNet-5"] and len(res["rows"]) == 2
     assert res["main"] == res["networks"]["LeNet-5"]["main"] and res["seconds"] == 4.0
+    # a rerun of one network replaces its rows in a run of both
+    both, rerun = (
+        run("LeNet-5", 0, 1, "both", also="LeNet-300-100"),
+        run("LeNet-300-100", 0, 1, "new"),
+    )
+    assert mnist.main(["--merge", both, rerun, "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert {(r["network"], r["tag"]) for r in res["rows"]} == {
+        ("LeNet-5", "both"),
+        ("LeNet-300-100", "new"),
+    }
+    assert res["seconds"] == 4.0 and set(res["settings"]["target_ratio"]) == set(res["networks"])
     with pytest.raises(ValueError, match="different seeds or settings"):
         mnist.main(["--merge", a, run("LeNet-5", 1, 2), "--out", str(out)])
 
