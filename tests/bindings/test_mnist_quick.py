@@ -190,3 +190,65 @@ def test_with_teacher_adds_the_dense_logits_and_batches_carry_them():
     assert sorted(torch.cat([b[1] for b in batches]).tolist()) == list(range(12))
     for xb, rb, zb in batches:  # the rows stay aligned across the three tensors
         assert torch.equal(xb, x[rb]) and torch.equal(zb, data[2][rb])
+
+
+@pytest.mark.parametrize(
+    "ratios, vals, stop",
+    [
+        ((50, 70, 90, 130, 160), (99.0, 99.0, 99.0, 99.0, 99.0), 0.03),  # first to reach 124.8
+        ((130, 70), (99.0,), 0.08),  # the papers' density network already reaches it
+        ((50, 70, 90, 100), (99.0, 98.0), 0.05),  # validation falls: the rung before
+        ((50, 70, 90, 100, 110, 120), (99.0,) * 5, 0.01),  # never reached: the last rung
+    ],
+)
+def test_deeper_pruning_stops_where_the_headline_reaches_the_target(
+    monkeypatch, ratios, vals, stop
+):
+    """prune_deeper's rule, with training and evaluation stubbed: the first network (the
+    papers'-density one first) that holds validation and whose headline reaches the
+    target; else the last rung that held."""
+    import types
+
+    import torch
+
+    densities = (0.05, 0.04, 0.03, 0.02, 0.01)
+    spec = mnist.NetSpec("LeNet-300-100", 266_610, 1, 1e-3, 0.08, densities, 1, 1, 124.8)
+    state = {"density": 0.08}
+    val_of = dict(zip(densities, vals, strict=False))
+
+    def fake_train(net, data, *, prune, **kw):
+        state["density"] = prune[1]
+        with torch.no_grad():
+            net[1].weight.fill_(prune[1])  # marks the network with its rung
+        return None
+
+    monkeypatch.setattr(mnist, "train", fake_train)
+    monkeypatch.setattr(mnist, "accuracy", lambda net, data: val_of.get(state["density"], 99.0))
+    monkeypatch.setattr(mnist, "hessian_of", lambda *a: {})
+    headline_of = dict(zip((0.08, *densities), ratios, strict=False))
+    seen = []
+
+    def rung(net):
+        return round(float(net[1].weight.detach().flatten()[0]), 4)
+
+    def headline(net, h):
+        seen.append(rung(net))
+        return headline_of[seen[-1]]
+
+    args = types.SimpleNamespace(deep_density=None, quick=False, deep_margin=0.12,
+                                 deep_epochs=None, seed=0, distill=0.0)  # fmt: skip
+    paper = mnist.BUILDERS["LeNet-300-100"]()
+    with torch.no_grad():
+        paper[1].weight.fill_(0.08)
+    net, _, log = mnist.prune_deeper(
+        args,
+        spec,
+        {"distill": None, "val": None},
+        (paper, {}),
+        {"val": 99.05},
+        False,
+        headline,
+        124.8,
+    )
+    assert rung(net) == stop and net is not paper
+    assert [e["density"] for e in log][: len(seen)] == seen
