@@ -97,6 +97,7 @@ bench: $(VENV)/.bench $(VENV)/.minilm-weights $(PEERS_STAMP)
 	$(PY) benchmarks/scalar.py
 	$(PY) benchmarks/tcq.py --markdown docs/benchmarks.md
 	$(PY) benchmarks/vq.py --markdown docs/benchmarks.md
+	$(PY) benchmarks/masks.py
 	$(PEERS_PY) benchmarks/vs_nncodec.py
 
 docs: $(VENV)/.minilm-weights

@@ -91,6 +91,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "codec/_kernels/adaptive.py": _CODERS,
     "codec/_kernels/tokens.py": _CODERS,
     "codec/_kernels/bitio.py": _CODERS,
+    "codec/_kernels/mask.py": ("tests/codec/test_mask_coder.py",),
     "codec/quantizers/lattice.py": ("tests/codec/test_lattice.py",
                                     "tests/codec/test_roundtrip.py"),
     "codec/quantizers/scalar.py": ("tests/codec/test_scalar_design.py",),

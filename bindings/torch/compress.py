@@ -77,7 +77,7 @@ class CompressionPlan:
     codec_options: dict
     coder: str
     mask_coder: str
-    unquantized: str
+    unquantized: str | int
 
     def group_of(self) -> dict:
         """``{tensor name: group index}`` of the quantized tensors."""
@@ -355,7 +355,7 @@ def compress_state_dict(
     coder: str = "arithmetic",
     seed: int = 0,
     grouping: str = "network",
-    unquantized: str = "lossless",
+    unquantized: str | int = "lossless",
     mask_coder: str = CONTEXT_MASK_CODER,
     per_tensor=None,
     **codec_options,
@@ -482,7 +482,7 @@ def compress_model(
     coder: str = "arithmetic",
     seed: int = 0,
     grouping: str = "network",
-    unquantized: str = "lossless",
+    unquantized: str | int = "lossless",
     mask_coder: str = CONTEXT_MASK_CODER,
     per_tensor=None,
     **codec_options,

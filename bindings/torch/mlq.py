@@ -261,7 +261,7 @@ def mlq_compress(
     grouping: str = "layer",
     coder: str = "arithmetic",
     mask_coder: str = "context",
-    unquantized: str = "lossless",
+    unquantized: str | int = "lossless",
     seed: int = 0,
     progress: bool = False,
 ) -> CompressedModel:

@@ -226,6 +226,13 @@ def tcq_block(results: Path) -> str:
     return tcq.markdown(load(results, "tcq")).rstrip()
 
 
+def masks_block(results: Path) -> str:
+    """The pruning-mask block of docs/benchmarks.md: benchmarks/masks.py's own Markdown."""
+    import masks
+
+    return masks.markdown(load(results, "masks")).rstrip()
+
+
 def nncodec_block(results: Path) -> str:
     """The NNCodec block of docs/benchmarks.md, as ``vs_nncodec.py --report`` writes it
     (without redrawing the figures it links)."""
@@ -362,6 +369,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
         "scalar-kmeans": scalar_kmeans_table,
         "scalar-summary": scalar_summary,
         "tcq": tcq_block,
+        "masks": masks_block,
         "nncodec": nncodec_block,
     },
     "docs/benchmarks_coders.md": {"coders-page": coders_page},

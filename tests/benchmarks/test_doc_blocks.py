@@ -63,7 +63,7 @@ def test_mutation_cache_invalidation_follows_the_kernel_imports():
     assert imports["batch"] >= {"adaptive", "huffman", "lzw", "range_coder", "tokens"}
     # every kernel module that (transitively) imports bitio is recompiled for its mutants
     assert mutants.dependents("bitio", imports) == {
-        "bitio", "tokens", "huffman", "lzw", "range_coder", "adaptive", "batch"}
+        "bitio", "tokens", "huffman", "lzw", "range_coder", "adaptive", "batch", "mask"}
     assert mutants.dependents("lattice", imports) == {"lattice"}
     # and every module named for mutation has a test selection that exists
     for module, tests in mutants.MODULES.items():
