@@ -240,7 +240,7 @@ def test_truncated_and_corrupt_streams_raise_codec_errors():
     with pytest.raises(CorruptStreamError):  # more kept than elements
         decode_mask(bytes([1, 0x80 | 0x7F, 0x7F, 0, 0, 0]) + bytes(8), [(3, 3), (2,)])
     # flipped bytes: an error or some mask, never a crash or a read past the end
-    for k in range(200):
+    for _ in range(200):
         bad = bytearray(blob)
         bad[int(rng.integers(len(bad)))] ^= 1 << int(rng.integers(8))
         try:
