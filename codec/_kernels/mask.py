@@ -143,13 +143,13 @@ def encode_into(bits, rows, cols, models, buf, start):
     pos = start
     buf[pos] = FORMAT_VERSION
     pos += 1
+    kept_of = np.zeros(rows.size, np.int64)
     offset = np.int64(0)
     for m in range(rows.size):
         n = rows[m] * cols[m]
-        kept = np.int64(0)
         for k in range(n):
-            kept += bits[offset + k]
-        pos = write_varint(buf, pos, kept)
+            kept_of[m] += bits[offset + k]
+        pos = write_varint(buf, pos, kept_of[m])
         buf[pos] = models[m]
         pos += 1
         offset += n
@@ -162,9 +162,7 @@ def encode_into(bits, rows, cols, models, buf, start):
     for m in range(rows.size):
         nr, nc, model = rows[m], cols[m], models[m]
         n = nr * nc
-        kept = np.int64(0)
-        for k in range(n):
-            kept += bits[offset + k]
+        kept = kept_of[m]
         p16 = density_p16(kept, max(n, np.int64(1)))
         f0[:] = 1
         f1[:] = 1
