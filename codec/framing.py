@@ -57,11 +57,12 @@ def read_head(
     magic: bytes,
     *,
     what: str,
-    major: int,
+    major: int | tuple[int, ...],
     max_body: int = 1 << 32,
     crc_of_body_only: bool = False,
 ) -> Head:
-    """Validate and parse the head written by :func:`pack_head`.
+    """Validate and parse the head written by :func:`pack_head` (``major``: the major
+    version, or the major versions, this reader accepts).
 
     Raises
     ------
@@ -84,10 +85,11 @@ def read_head(
         raise UnsupportedFormatError(f"not an {what} (bad magic number)")
     need(mv, HEAD_BYTES, f"{what}'s fixed header")
     got_major, minor = mv[8], mv[9]
-    if got_major != major:
+    majors = (major,) if isinstance(major, int) else tuple(major)
+    if got_major not in majors:
+        reads = " and ".join(f"{m}.x" for m in majors)
         raise UnsupportedFormatError(
-            f"{what} format version {got_major}.{minor} is not supported "
-            f"(this build reads {major}.x)"
+            f"{what} format version {got_major}.{minor} is not supported (this build reads {reads})"
         )
     (length,) = U32.unpack_from(mv, 10)
     if length > max_body:

@@ -190,6 +190,44 @@ class QuantizedArray:
             self.coder,
         )
 
+    def subset(self, keep) -> QuantizedArray:
+        """The elements where ``keep`` is true, in order, as a flat array of the same
+        quantizer and coder: their indices unchanged, so each decodes to exactly the
+        value it decoded to here.
+
+        Only for quantizers whose reconstruction of an element depends on its index
+        alone (``quantizer.elementwise``: scalar codebooks, the Z lattice without
+        dither); a dithered, trellis or vector quantizer raises ValueError. The
+        torch binding uses it to move kept weights that decode to 0.0 into the
+        pruning mask.
+
+        Examples
+        --------
+        >>> import numpy as np, codec
+        >>> q = codec.quantize(np.array([0.9, 0.05, -1.1, 2.0]), quantizer="uniform", step=1.0)
+        >>> r = q.subset(q.reconstruction() != 0.0)
+        >>> codec.decode(r.to_bytes()).tolist()
+        [1.0, -1.0, 2.0]
+        """
+        if not self.quantizer.elementwise:
+            raise ValueError(
+                f"a {self.quantizer.kind} quantizer's indices depend on their neighbours "
+                "(dither, trellis or blocks); only an elementwise quantizer's can be subset"
+            )
+        keep = np.asarray(keep)
+        if keep.dtype != np.bool_ or keep.size != self.n_elements:
+            raise ValueError(f"keep must be a bool array of {self.n_elements} elements")
+        points = np.ascontiguousarray(self.indices[keep.reshape(-1)])
+        return QuantizedArray(
+            self.quantizer,
+            points,
+            (points.size,),
+            self.dtype,
+            points.size,
+            self.chunk_elements,
+            self.coder,
+        )
+
     def to_bytes(self, coder: str | None = None) -> bytes:
         """Entropy-code the indices and frame them (docs/format.md); coded once per coder."""
         request = self.coder if coder is None else coder

@@ -4,16 +4,18 @@ Model file format (every byte counts in the ratios)
 ---------------------------------------------------
 ::
 
-    magic 89 52 44 4D 0D 0A 1A 0A ("\x89RDM\r\n\x1a\n"), u8 major = 1, u8 minor = 0,
-    u32 L, L bytes: zlib-deflated UTF-8 JSON index, u32 CRC-32 of bytes [8, 14 + L),
+    magic 89 52 44 4D 0D 0A 1A 0A ("\x89RDM\r\n\x1a\n"), u8 major = 2, u8 minor = 0,
+    u32 L, L bytes: the index, u32 CRC-32 of bytes [8, 14 + L),
     then the records back to back (exactly; trailing bytes are an error).
 
 The head (magic to CRC) is the framing shared by every rdcodec file
-(:mod:`codec.framing`). The index (keys sorted, no whitespace) is
-``{"format": "rdcodec-torch", "tensors": [...], "groups": [...], "records":
-[length, ...], "crc": c}`` with ``c`` the CRC-32 of all the records' bytes
-(everything after the index). A tensor is ``{"name", "shape", "dtype" (torch
-dtype name), "store", ...}`` with ``store`` one of
+(:mod:`codec.framing`). The index holds ``{"format": "rdcodec-torch",
+"tensors": [...], "groups": [...], "records": [length, ...], "crc": c}`` with
+``c`` the CRC-32 of all the records' bytes (everything after the index); format
+2.0 writes it in binary (raw DEFLATE, layout in :mod:`bindings.torch._index`),
+format 1.0 (still read) as zlib-deflated UTF-8 JSON with sorted keys and no
+whitespace. A tensor is ``{"name", "shape", "dtype" (torch dtype name),
+"store", ...}`` with ``store`` one of
 
 * ``"q"`` (``"group": g``): quantized, part of group ``g``;
 * ``"raw"`` (``"rec": r``): the tensor's bytes, little-endian, C order;
@@ -25,21 +27,22 @@ dtype name), "store", ...}`` with ``store`` one of
   arithmetic coder (``codec.coders.get_coder("arithmetic")``).
 
 A group is ``{"members": [tensor ids], "stream": r, "mask": r or null,
-"kept": n, "mask_coder": name}``. Its members, flattened in C order and
-concatenated, form a vector of ``N`` elements; record ``stream`` is a codec
-stream (docs/format.md) of the ``kept`` values that were not pruned, in
-order. Without a mask every element is kept. With a mask, record ``mask``
-holds the keep-mask: for ``mask_coder = "context"`` the members' masks coded
-by :func:`codec.coders.mask.encode_mask` with the members' shapes (docs/format.md
-§9); for the name of a symbol coder (``"arithmetic"``, ``"huffman"``, ...) the
-``kept`` gaps coded by it: ``gap[0] = pos[0]`` and ``gap[j] = pos[j] - pos[j-1]
-- 1`` for the sorted kept positions ``pos``. Pruned elements decode to 0.
+"kept": n, "mask_coder": name}``, and each member's ``"group"`` is its
+position. Its members, flattened in C order and concatenated, form a vector of
+``N`` elements; record ``stream`` is a codec stream (docs/format.md) of the
+``kept`` values that were not pruned, in order. Without a mask every element is
+kept. With a mask, record ``mask`` holds the keep-mask: for ``mask_coder =
+"context"`` the members' masks coded by :func:`codec.coders.mask.encode_mask`
+with the members' shapes (docs/format.md §9); for the name of a symbol coder
+(``"arithmetic"``, ``"huffman"``, ...) the ``kept`` gaps coded by it: ``gap[0] =
+pos[0]`` and ``gap[j] = pos[j] - pos[j-1] - 1`` for the sorted kept positions
+``pos``. Pruned elements decode to 0. (The writer moves kept values whose
+reconstruction is exactly 0.0 into the mask; a reader need not know.)
 (Codec streams carry their own CRC-32s too.)
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import zlib
@@ -60,6 +63,7 @@ from codec.errors import (
 )
 from codec.framing import pack_head, read_head
 
+from ._index import pack_index, unpack_index, unpack_json_index
 from ._state import FLOAT_DTYPES, TORCH_DTYPES, itemsize
 
 #: The ``mask_coder`` of context-modelled masks (:mod:`codec.coders.mask`); any other
@@ -75,7 +79,9 @@ __all__ = [
 ]
 
 MODEL_MAGIC = b"\x89RDM\r\n\x1a\n"
-MODEL_MAJOR, MODEL_MINOR = 1, 0
+MODEL_MAJOR, MODEL_MINOR = 2, 0
+#: Major versions read: 1 (a JSON index, files written before 2026-11-26) and 2.
+MODEL_READS = (1, 2)
 FORMAT_NAME = "rdcodec-torch"
 _WHAT = "rdcodec model archive"
 _SYMBOL_LIMIT = 2**62
@@ -337,8 +343,7 @@ def write_model_file(plan, state: dict) -> tuple[bytes, dict, dict, int]:
         "records": [len(r) for r in records],
         "crc": zlib.crc32(b"".join(records)),
     }
-    body = zlib.compress(json.dumps(index, sort_keys=True, separators=(",", ":")).encode(), 9)
-    head = pack_head(MODEL_MAGIC, MODEL_MAJOR, MODEL_MINOR, body)
+    head = pack_head(MODEL_MAGIC, MODEL_MAJOR, MODEL_MINOR, pack_index(index))
     return head + b"".join(records), own_bits, stores, len(head)
 
 
@@ -359,11 +364,11 @@ def read_source(source) -> bytes:
 
 def _parse(data: bytes) -> tuple[dict, list]:
     """Validate the framing and index; return the index and the record byte strings."""
-    head = read_head(data, MODEL_MAGIC, what=_WHAT, major=MODEL_MAJOR)
-    try:
-        index = json.loads(zlib.decompress(head.body).decode("utf-8"))
-    except (zlib.error, UnicodeDecodeError, ValueError):
-        raise CorruptStreamError("model archive index is not valid") from None
+    head = read_head(data, MODEL_MAGIC, what=_WHAT, major=MODEL_READS)
+    if head.major == 1:
+        index = unpack_json_index(head.body)
+    else:
+        index = unpack_index(head.body, FORMAT_NAME)
     if not isinstance(index, dict) or index.get("format") != FORMAT_NAME:
         raise UnsupportedFormatError("model archive index is not an rdcodec-torch index")
     rec_table = index.get("records")
@@ -482,15 +487,15 @@ def _decode_own_record(t: _TensorEntry, blob: bytes) -> torch.Tensor:
     raise CorruptStreamError(f"model archive tensor {t.name!r} has unknown store {t.store!r}")
 
 
-def _group_members(g, entries: list[_TensorEntry], in_group: set) -> list[int]:
-    """The validated member ids of a group entry; adds them to ``in_group``."""
+def _group_members(g, gi: int, entries: list[_TensorEntry], in_group: set) -> list[int]:
+    """The validated member ids of group entry ``gi``; adds them to ``in_group``."""
     if not isinstance(g, dict) or not isinstance(g.get("members"), list):
         raise CorruptStreamError("model archive group entry is invalid")
     members = g["members"]
     for m in members:
         if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < len(entries):
             raise CorruptStreamError("model archive group member is invalid")
-        if m in in_group or entries[m].store != "q":
+        if m in in_group or entries[m].store != "q" or entries[m].entry.get("group") != gi:
             raise CorruptStreamError("model archive group members are inconsistent")
         in_group.add(m)
     return members
@@ -552,8 +557,8 @@ def decode_model_file(data: bytes, max_elements: int | None) -> dict:
         if t.store != "q":
             out[t.name] = _decode_own_record(t, record(t.entry.get("rec")))
     in_group: set = set()
-    for g in groups:
-        members = _group_members(g, entries, in_group)
+    for gi, g in enumerate(groups):
+        members = _group_members(g, gi, entries, in_group)
         full = _decode_group_vector(g, [entries[m].shape for m in members], record)
         a = 0
         for m in members:

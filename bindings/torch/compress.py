@@ -198,11 +198,25 @@ def group_vector(state: dict, group: TensorGroup) -> np.ndarray:
 
 
 def quantize_group(vec: np.ndarray, group: TensorGroup) -> None:
-    """Quantize and code one group's kept values; fills ``q``, ``blob`` and ``mask_blob``."""
+    """Quantize and code one group's kept values; fills ``q``, ``blob`` and ``mask_blob``.
+
+    With a pruning mask and an elementwise quantizer (scalar codebooks, Z without
+    dither), kept values whose reconstruction is exactly 0.0 are moved into the
+    mask: they decode to the same 0.0 as pruned, and cost neither a kept bit of
+    the mask nor a value symbol.
+    """
     opts = dict(group.options)
     if group.weights is not None:
         opts["weights"] = group.weights
     group.q = codec.quantize(vec, **opts)
+    if group.mask is not None and group.q.quantizer.elementwise:
+        zero = group.q.reconstruction() == 0.0
+        if zero.any():
+            mask = group.mask.copy()
+            mask[np.flatnonzero(mask)[zero]] = False
+            group.mask, group.q = mask, group.q.subset(~zero)
+            if group.weights is not None:
+                group.weights = group.weights[~zero]
     group.blob = group.q.to_bytes()
     if group.mask is not None:
         group.mask_blob = encode_group_mask(group.mask, group.shapes, group.mask_coder)

@@ -72,6 +72,11 @@ class Quantizer(ABC):
     #: groups should hold a chunk per thread rather than a stream per thread (TCQ's
     #: Viterbi search).
     parallel_chunks: ClassVar[bool] = False
+    #: Whether each element's reconstruction is a function of its own index alone (no
+    #: dither, no trellis state, no blocks): any subsequence of the indices is then a
+    #: valid index array of the same quantizer, decoding to the same values
+    #: (:meth:`codec.quantized.QuantizedArray.subset`).
+    elementwise: ClassVar[bool] = False
 
     # -- quantization ---------------------------------------------------------------
     @abstractmethod

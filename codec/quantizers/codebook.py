@@ -56,6 +56,7 @@ class CodebookQuantizer(Quantizer):
     kind = "scalar"
     kind_code = 1
     dim = 1
+    elementwise = True
 
     def __init__(self, levels, thresholds=None, *, method="custom", level_dtype="float64"):
         if level_dtype not in _LEVEL_DTYPES:

@@ -242,6 +242,11 @@ class LatticeQuantizer(Quantizer):
         return self.lattice.dim
 
     @property
+    def elementwise(self) -> bool:
+        # Z without dither: the reconstruction is step·j (or a value table's entry j)
+        return self.block_size == 1 and not self.dither
+
+    @property
     def streams_per_chunk(self) -> int:
         return {kernels.LATTICE_Z: 1, kernels.LATTICE_D: 2, kernels.LATTICE_E8: 5}[
             self.lattice.kind

@@ -378,6 +378,46 @@ def test_pruning_global_per_layer_and_zeros(trained):
 
 
 @pytest.mark.parametrize(
+    "options",
+    [
+        {"quantizer": "uniform", "step": 0.2},
+        {"quantizer": "ecsq", "distortion": 2e-3, "pin_zero": True},
+        {"lattice": "Z", "step": 0.2, "dither": False},
+    ],
+)
+def test_kept_weights_that_decode_to_zero_move_into_the_mask(trained, options, monkeypatch):
+    """A kept weight whose reconstruction is exactly 0.0 decodes like a pruned one: the
+    archive marks it pruned (no kept bit, no value symbol) and decodes to the same tensors."""
+    from codec.quantizers.codebook import CodebookQuantizer
+    from codec.quantizers.lattice import LatticeQuantizer
+
+    net, data, _ = trained
+    names = ["0.weight", "4.weight", "6.weight"]
+    cm = bp.compress_model(net, prune=0.5, coder="huffman", **options)
+    dec = cm.state_dict()
+    zeros = sum(int((dec[n] == 0).sum()) for n in names)
+    assert {s.name: s.kept for s in cm.layers} == {
+        s.name: int((dec[s.name] != 0).sum()) if s.name in names else s.kept for s in cm.layers
+    }
+    # the same compression with the move turned off: same tensors, more kept, more bytes
+    monkeypatch.setattr(CodebookQuantizer, "elementwise", False)
+    monkeypatch.setattr(LatticeQuantizer, "elementwise", property(lambda self: False))
+    plain = bp.compress_model(net, prune=0.5, coder="huffman", **options)
+    plain_dec = plain.state_dict()
+    assert all(torch.equal(dec[k], plain_dec[k]) for k in dec)
+    n_total = sum(net.state_dict()[n].numel() for n in names)
+    kept = sum(s.kept for s in cm.layers if s.name in names)
+    moved = sum(s.kept for s in plain.layers if s.name in names) - kept
+    assert moved > 0 and zeros == n_total - kept
+    assert cm.n_bytes < plain.n_bytes
+    # fine-tuning keeps the moved weights at zero: they are pruned now
+    tuned = bp.finetune_shared_values(cm, copy.deepcopy(net), data[:2], epochs=1, lr=1e-3)
+    tuned_dec = tuned.state_dict()
+    for n in names:
+        assert bool((tuned_dec[n][dec[n] == 0] == 0).all())
+
+
+@pytest.mark.parametrize(
     ("prune", "exc"),
     [
         (1.0, ValueError),

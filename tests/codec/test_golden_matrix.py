@@ -222,6 +222,11 @@ def test_golden_torch_model_file(store):
     if not REGEN:
         stored = bytes.fromhex(store["cases"]["torch_model"]["stream"])
         assert np.array_equal(_model_values(bt.decompress_state_dict(stored)), values)
+    # the same model written by format 1.0 (a JSON index) still reads, to the same values
+    old = bytes.fromhex(store["cases"]["torch_model_1.0"]["stream"])
+    assert old[8:10] == bytes([1, 0]) and data[8:10] == bytes([2, 0])
+    assert np.array_equal(_model_values(bt.decompress_state_dict(old)), values)
+    assert store["cases"]["torch_model_1.0"]["values"] == _entry(data, values)["values"]
 
 
 def test_a_planted_reconstruction_bug_fails_the_oracle_even_when_regenerating(monkeypatch):

@@ -81,3 +81,51 @@ def test_corrupt_value_table_raises():
 def test_quantize_rejects_unknown_options():
     with pytest.raises(TypeError):
         codec.quantize(np.ones(3), levels=4, bogus=1)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"quantizer": "uniform", "step": 0.5},
+        {"quantizer": "ecsq", "distortion": 0.05, "pin_zero": True},
+        {"quantizer": "kmeans", "levels": 6},
+        {"lattice": "Z", "step": 0.5, "dither": False},
+    ],
+)
+@pytest.mark.parametrize("seed", [3, 4])
+def test_subset_keeps_each_elements_decoded_value(options, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.laplace(size=3000) * rng.choice([0.2, 1.0], size=3000)
+    q = codec.quantize(x, coder="huffman", **options)
+    assert q.quantizer.elementwise
+    keep = rng.random(3000) < 0.3
+    r = q.subset(keep)
+    assert r.n_elements == keep.sum() and np.array_equal(r.indices, q.indices[keep])
+    y = codec.decode(r.to_bytes())
+    assert np.array_equal(y, q.reconstruct()[keep])
+    # dropping the elements that decode to 0.0 shortens the stream when there are any
+    nonzero = q.reconstruction() != 0.0
+    if not nonzero.all():
+        assert len(q.subset(nonzero).to_bytes()) < len(q.to_bytes())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"lattice": "Z", "step": 0.5},
+        {"lattice": "E8", "step": 0.5, "dither": False},
+        {"quantizer": "tcq", "step": 0.5},
+    ],
+)
+def test_subset_refuses_quantizers_whose_indices_depend_on_neighbours(options):
+    q = codec.quantize(np.linspace(-2, 2, 64), **options)
+    assert not q.quantizer.elementwise
+    with pytest.raises(ValueError, match="elementwise"):
+        q.subset(np.ones(64, bool))
+
+
+def test_subset_validates_the_mask():
+    q = codec.quantize(np.linspace(-2, 2, 64), quantizer="uniform", step=0.5)
+    for bad in (np.ones(63, bool), np.ones(64, int)):
+        with pytest.raises(ValueError, match="bool array of 64"):
+            q.subset(bad)
