@@ -17,80 +17,87 @@ and compresses them with rdcodec through the PyTorch binding:
   8 states, Hessian-weighted; the binding cannot fine-tune its values); with
   ``--all-methods`` also Hessian-weighted k-means by exact DP, E8 with the static
   arithmetic coder and TCQ with 256 states;
-* the headline: ECSQ with the pruned weights coded as its zero level (no pruning mask),
-  the level pinned at exactly 0 (``pin_zero=True``) and kept there while the other shared
-  values are fine-tuned.
+* the headline: ECSQ by exact DP of the kept weights, the pruning mask context-coded
+  (:mod:`codec.coders.mask`), the shared values fine-tuned, at the deeper density; the
+  row with the pruned weights coded as ECSQ's zero level instead of a mask stays beside
+  it.
 
 Every ratio is the float32 size of *all* parameters over the bytes of the real
-archive (masks, codebooks, headers, float16 biases, index). Settings are chosen on
-the validation split only: the deeper density is the last rung of a ladder whose
-retrained float network stays within ``--deep-margin`` (0.12) validation points of the
-dense one; a quantizer's setting is the coarsest of a fixed ladder whose validation
-accuracy stays within ``--tolerance`` points of the pruned float network it compresses
-(0.05 at the papers' density, 0.08 at the deeper one: with the margin, 0.2 points of
-validation accuracy at most for the headline). The test accuracy is reported,
-against the dense float network. Writes the results as JSON (``--out``).
+archive (masks, codebooks, headers, the biases rounded to ``mnist_search.BIAS_BITS``
+significant bits and coded, the index). Settings are chosen on the validation split: the
+deeper pruning goes down a ladder of densities while the retrained float network stays
+within ``--deep-margin`` (0.12) validation points of the dense one, and stops at the
+first network whose headline reaches the issue's target ratio (``--target-ratio``); a
+quantizer's setting is the coarsest of a fixed ladder whose validation accuracy stays
+within ``--tolerance`` points of the pruned float network it compresses (0.05 at the
+papers' density, 0.08 at the deeper one: with the margin, 0.2 points of validation
+accuracy at most for the headline). The test accuracy is reported, against the dense
+float network. Writes the results as JSON (``--out``).
+
+The networks and training live in :mod:`examples.mnist_train`, the methods and the
+setting searches in :mod:`examples.mnist_search`, the data in :mod:`examples.mnist_data`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
-
-import numpy as np
 
 if __package__:  # python -m examples.mnist
     from . import mnist_data
+    from .mnist_search import (
+        FT_BATCH,
+        HEAD,
+        ZERO_LEVEL,
+        Experiment,
+        best_methods,
+        table1_methods,
+        universal_methods,
+    )
+    from .mnist_train import (
+        BATCH,
+        BUILDERS,
+        DISTILL_T,
+        NetSpec,
+        accuracy,
+        density,
+        load_data,
+        train,
+        with_teacher,
+    )
 else:  # python examples/mnist.py
     import mnist_data
+    from mnist_search import (
+        FT_BATCH,
+        HEAD,
+        ZERO_LEVEL,
+        Experiment,
+        best_methods,
+        table1_methods,
+        universal_methods,
+    )
+    from mnist_train import (
+        BATCH,
+        BUILDERS,
+        DISTILL_T,
+        NetSpec,
+        accuracy,
+        density,
+        load_data,
+        train,
+        with_teacher,
+    )
 
-#: Steps (and ECSQ's distortion target, the MSE of a uniform quantizer with that step)
-#: in units of the standard deviation of the kept weights; coarsest first, a quarter octave
-#: apart (half-octave rungs left up to 0.5 bit per kept weight on the table).
-STEP_LADDER = tuple(round(2.0 ** (-k / 4), 4) for k in range(-4, 17))
-LEVELS_LADDER = (2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64)
-#: How many rungs coarser than the plain setting the fine-tuned one may go.
-FT_RUNGS = 2
-#: Training batch (float training and retraining; the CPU cost per epoch halves from 128,
-#: see the cpu_seconds of the results) and fine-tuning batch of the shared values.
-BATCH = 256
-FT_BATCH = 128
-EVAL_BATCH = 5000
-#: Temperature of the distillation from the dense network (pruning retraining and the
-#: fine-tuning of the shared values; ``--distill`` sets the weight of that term).
-DISTILL_T = 4.0
 #: The headline, fixed before the full runs: the codec's exact entropy-constrained scalar
 #: quantizer of the kept weights, the pruning mask context-coded (codec.coders.mask) and
 #: fine-tuned shared values, at the deeper density. (Until 2026-11-26 the pruned weights
 #: were ECSQ's zero level instead of a mask: 0.5 % smaller than a gap-coded mask, 4-5 %
 #: larger than a context-coded one on LeNet-5 at 2.6 %.)
 MAIN_METHOD = "ECSQ (exact DP) + FT"
-#: Biases and other unquantized float tensors: rounded to 6 significant bits (error at most
-#: 1/64 of the tensor's largest magnitude) and coded: about 500 bytes on LeNet-5 where
-#: float16 takes 1,160 and 8 bits 690 (on a seed-11 LeNet-5 at 8.55 %, 8 -> 6 bits left
-#: validation accuracy unchanged, 99.05 %).
-BIAS_BITS = 6
-
-
-@dataclass(frozen=True)
-class NetSpec:
-    """A network of the papers and the schedule it is trained and pruned with."""
-
-    name: str
-    parameters: int
-    epochs: float  # float training
-    lr: float
-    paper_density: float  # kept fraction of the weights in the papers
-    deep_ladder: tuple  # kept fractions tried for the universal / headline rows
-    prune_epochs: float  # retraining epochs to the papers' density (gradual, then fixed)
-    deep_epochs: float  # retraining epochs per rung of the deeper ladder
-    target_ratio: float  # the issue's headline target: the deep ladder stops once it is met
 
 
 NETS = {
@@ -133,424 +140,6 @@ PAPER = {
     ("LeNet-300-100", "Deep Compression (Han et al.)"): 40.0,
     ("LeNet-5", "universal (Choi et al. 2018)"): 124.8,
 }
-
-
-# ---------------------------------------------------------------------------
-# networks, data, training
-# ---------------------------------------------------------------------------
-def lenet5():
-    """LeNet-5 as in Caffe: conv 20@5x5, max-pool, conv 50@5x5, max-pool, fc 500, ReLU, fc 10."""
-    from torch import nn
-
-    return nn.Sequential(
-        nn.Conv2d(1, 20, 5),
-        nn.MaxPool2d(2),
-        nn.Conv2d(20, 50, 5),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(800, 500),
-        nn.ReLU(),
-        nn.Linear(500, 10),
-    )
-
-
-def lenet300():
-    """LeNet-300-100: fc 300, ReLU, fc 100, ReLU, fc 10 on the 784 pixels."""
-    from torch import nn
-
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(784, 300),
-        nn.ReLU(),
-        nn.Linear(300, 100),
-        nn.ReLU(),
-        nn.Linear(100, 10),
-    )
-
-
-BUILDERS = {"LeNet-5": lenet5, "LeNet-300-100": lenet300}
-
-
-def load_data(folder=None, quick: bool = False):
-    """Train (first 50,000) / validation (last 10,000 training images) / test, as tensors.
-
-    Pixels are scaled to [0, 1] and standardised with the training split's mean and std.
-    ``quick`` keeps 2,000 / 500 / 500 of them.
-    """
-    import torch
-
-    arrays = mnist_data.load_mnist(folder)
-    x = arrays["train_images"].astype(np.float32)[:, None] / 255.0
-    y = arrays["train_labels"].astype(np.int64)
-    x_te = arrays["test_images"].astype(np.float32)[:, None] / 255.0
-    y_te = arrays["test_labels"].astype(np.int64)
-    x_tr, y_tr, x_va, y_va = x[:50000], y[:50000], x[50000:], y[50000:]
-    if quick:
-        x_tr, y_tr, x_va, y_va = x_tr[:2000], y_tr[:2000], x_va[:500], y_va[:500]
-        x_te, y_te = x_te[:500], y_te[:500]
-    mean, std = float(x_tr.mean()), float(x_tr.std())
-    t = torch.from_numpy
-    norm = lambda a: t(np.ascontiguousarray((a - mean) / std))  # noqa: E731
-    return {
-        "train": (norm(x_tr), t(y_tr)),
-        "val": (norm(x_va), t(y_va)),
-        "test": (norm(x_te), t(y_te)),
-    }
-
-
-def shuffled_batches(data, seed: int, n_batches: int | None = None, batch: int = BATCH):
-    """One shuffled pass (or its first ``n_batches``) over ``data`` as batches: ``data`` is
-    a tuple of tensors of one length (``(x, y)`` or ``(x, y, teacher_logits)``), each batch
-    the same tuple of rows."""
-    import torch
-
-    n = len(data[0])
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    stop = n if n_batches is None else min(n, n_batches * batch)
-    return [tuple(a[perm[i : i + batch]] for a in data) for i in range(0, stop, batch)]
-
-
-def distillation_loss(logits, batch, alpha: float, temperature: float = DISTILL_T):
-    r"""Cross-entropy against the labels, mixed with Hinton et al.'s distillation term when
-    the batch carries the dense network's logits ``z_t`` (``batch = (x, y, z_t)``):
-
-    .. math:: L = (1 - \alpha)\,\mathrm{CE}(z, y)
-              + \alpha\,T^2\,\mathrm{KL}(\sigma(z_t / T)\,\|\,\sigma(z / T)).
-
-    Pruning and quantization should keep the *function* of the dense network, not only its
-    accuracy on the training labels: with the dense network's soft targets the retrained
-    network keeps its errors and its margins (docs/results.md: LeNet-5 pruned to 2.1-2.6 %
-    lost 0.21-0.32 test points with labels only, 0.02-0.07 with distillation).
-    """
-    import torch
-    from torch.nn import functional as F
-
-    ce = F.cross_entropy(logits, batch[1])
-    if len(batch) < 3 or alpha == 0:
-        return ce
-    t = float(temperature)
-    kl = F.kl_div(torch.log_softmax(logits / t, 1), torch.softmax(batch[2] / t, 1),
-                  reduction="batchmean")  # fmt: skip
-    return (1.0 - alpha) * ce + alpha * t * t * kl
-
-
-def with_teacher(data, teacher):
-    """``data`` + the logits of ``teacher`` (eval mode) on its inputs, as a third tensor:
-    computed once, so distillation costs no extra forward pass per step."""
-    import torch
-
-    teacher.eval()
-    x = data[0]
-    with torch.inference_mode():
-        logits = torch.cat([teacher(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)])
-    # cloned outside inference mode: an inference tensor cannot be saved for backward
-    return (data[0], data[1], logits.clone())
-
-
-def train(model, data, *, epochs, lr, seed, prune=None, alpha=0.0, progress=False, desc="train"):
-    """AdamW (weight decay 1e-4) with a one-cycle schedule, batches of 256; the loss is
-    :func:`distillation_loss` (cross-entropy when ``alpha`` is 0 or ``data`` has no teacher
-    logits).
-
-    ``prune=(d0, d1)`` prunes gradually from kept fraction ``d0`` to ``d1`` by global
-    weight magnitude (:func:`bindings.torch.magnitude_masks`), cubic in time over the
-    first 60 % of the steps (Zhu & Gupta 2017), the mask updated every 20 steps and held
-    fixed for the rest; pruned weights stay exactly zero. Returns the optimizer.
-    """
-    import torch
-
-    import bindings.torch as bt
-
-    steps_per_epoch = math.ceil(len(data[0]) / BATCH)
-    total = max(1, round(epochs * steps_per_epoch))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=total, pct_start=0.2)
-    params = dict(model.named_parameters())
-    masks = None
-    ramp = max(1, int(0.6 * total))
-    every = max(1, min(20, ramp // 10))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=desc, leave=False)
-    model.train()
-    step, epoch = 0, 0
-    while step < total:
-        for batch in shuffled_batches(data, seed * 1000 + epoch):
-            if step >= total:
-                break
-            if prune is not None and step <= ramp and (step % every == 0 or step == ramp):
-                d0, d1 = prune
-                kept = d1 + (d0 - d1) * (1 - min(step / ramp, 1.0)) ** 3
-                masks = bt.magnitude_masks(model, 1.0 - kept)
-                apply_masks(params, masks)
-            opt.zero_grad(set_to_none=True)
-            distillation_loss(model(batch[0]), batch, alpha).backward()
-            opt.step()
-            sched.step()
-            if masks is not None:
-                apply_masks(params, masks)
-            step += 1
-            if bar is not None:
-                bar.update()
-        epoch += 1
-    if bar is not None:
-        bar.close()
-    model.eval()
-    return opt
-
-
-def apply_masks(params, masks):
-    import torch
-
-    with torch.no_grad():
-        for n, m in masks.items():
-            params[n].mul_(m)
-
-
-def accuracy(model, data) -> float:
-    """Top-1 accuracy in percent."""
-    import torch
-
-    model.eval()
-    x, y = data
-    correct = 0
-    with torch.inference_mode():
-        for i in range(0, len(x), EVAL_BATCH):
-            correct += int((model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum())
-    return 100.0 * correct / max(len(x), 1)
-
-
-def density(model) -> float:
-    """Kept fraction of the conv/linear weights."""
-    ws = [p for n, p in model.named_parameters() if n.endswith("weight")]
-    return float(sum(int((w != 0).sum()) for w in ws) / sum(w.numel() for w in ws))
-
-
-# ---------------------------------------------------------------------------
-# compression rows
-# ---------------------------------------------------------------------------
-def knob_value(knob, k, std, kept=1.0):
-    """A ladder rung ``k`` as the quantizer's setting: a step ``k·std``, or the MSE of a
-    uniform quantizer with that step over the kept weights, times ``kept`` (the fraction
-    of the coded values that are kept weights: the zero level's pruned weights add no
-    error), or a number of levels."""
-    if knob == "step":
-        return float(f"{k * std:.4g}")
-    if knob == "distortion":
-        return float(f"{kept * (k * std) ** 2 / 12:.4g}")
-    return k
-
-
-def table1_methods():
-    """Choi et al. 2017's Table 1 (Huffman-coded, as in the paper)."""
-    return [
-        ("k-means + Huffman", {"quantizer": "kmeans", "method": "lloyd", "coder": "huffman"},
-         "levels", LEVELS_LADDER),
-        ("Hessian k-means + Huffman",
-         {"quantizer": "kmeans", "method": "lloyd", "coder": "huffman", "hessian": "adam"},
-         "levels", LEVELS_LADDER),
-        ("uniform + Huffman", {"quantizer": "uniform", "coder": "huffman"}, "step", STEP_LADDER),
-        ("iterative ECSQ + Huffman", {"quantizer": "ecsq", "method": "clg", "coder": "huffman"},
-         "distortion", STEP_LADDER),
-    ]  # fmt: skip
-
-
-def universal_methods():
-    """Choi et al. 2018: dithered lattices, universal coders (the LZW row reuses the
-    adaptive row's setting)."""
-    return [
-        (f"{lat} dithered + adaptive arithmetic", {"lattice": lat, "coder": "adaptive"}, "step",
-         STEP_LADDER)
-        for lat in ("Z", "D4", "E8")
-    ]  # fmt: skip
-
-
-def best_methods():
-    """The codec's own best: exact designs, E8 with the static coder, trellis quantizers."""
-    return [
-        ("ECSQ (exact DP)", {"quantizer": "ecsq", "method": "dp", "coder": "arithmetic"},
-         "distortion", STEP_LADDER),
-        ("Hessian k-means (exact DP)",
-         {"quantizer": "kmeans", "method": "dp", "coder": "arithmetic", "hessian": "adam"},
-         "levels", LEVELS_LADDER),
-        ("E8 dithered + arithmetic", {"lattice": "E8", "coder": "arithmetic"}, "step",
-         STEP_LADDER),
-        ("TCQ 8 states + Hessian", {"quantizer": "tcq", "states": 8, "coder": "arithmetic",
-                                    "hessian": "adam"}, "step", STEP_LADDER),
-        ("TCQ 256 states + Hessian", {"quantizer": "tcq", "states": 256, "coder": "arithmetic",
-                                      "hessian": "adam"}, "step", STEP_LADDER),
-    ]  # fmt: skip
-
-
-#: Quantizers whose shared values the binding can fine-tune (TCQ has none).
-FINETUNABLE = ("kmeans", "uniform", "ecsq", None)
-
-
-class Experiment:
-    """Compress-and-evaluate searches over one network; collects the rows."""
-
-    def __init__(self, args, spec: NetSpec, data, float_net, float_acc):
-        self.args, self.spec, self.data = args, spec, data
-        self.float_net, self.float_acc = float_net, float_acc
-        self.rows: list[dict] = []
-        self.archives: dict = {}
-        self.deep = None  # the deeper-pruned network, once made
-        self.errors: list[str] = []
-        self.reference_val: dict = {}  # validation accuracy of each pruned float network
-
-    # -- one archive --------------------------------------------------------
-    def compress(self, net, opts, knob, value, *, hessian, pruned):
-        import bindings.torch as bt
-
-        opts = dict(opts)
-        if opts.get("hessian") == "adam":
-            opts["hessian"] = hessian  # the Hessian substitute of the net (a dict)
-        zero_level = opts.pop("zero_level", False)
-        if zero_level:  # the pruned weights are the zero level, which decodes to 0.0
-            opts["pin_zero"] = True
-        return bt.compress_model(
-            net,
-            prune=0.0 if (zero_level or not pruned) else "zeros",
-            unquantized=BIAS_BITS,
-            seed=self.args.seed,
-            **opts,
-            **{knob: value},
-        )
-
-    def finetune(self, cm, net, salt: int, keep_zero: bool = False):
-        import bindings.torch as bt
-
-        batches = shuffled_batches(
-            self.data["distill"],
-            self.args.seed * 7919 + salt,
-            self.args.finetune_batches,
-            FT_BATCH,
-        )
-        alpha = self.args.distill
-        return bt.finetune_shared_values(
-            cm,
-            net,
-            batches,
-            epochs=1,
-            lr=self.args.finetune_lr,
-            keep_zero=keep_zero,
-            loss_fn=lambda model, batch: distillation_loss(model(batch[0]), batch, alpha),
-        )
-
-    def decoded(self, cm):
-        import bindings.torch as bt
-
-        fresh = BUILDERS[self.spec.name]()
-        bt.load_compressed(cm.to_bytes(), fresh)  # exactly what a user of the file gets
-        return fresh
-
-    def accuracy_of(self, cm, split: str) -> float:
-        return accuracy(self.decoded(cm), self.data[split])
-
-    # -- a setting search ---------------------------------------------------
-    def search(self, label, opts, knob, ladder, net, *, hessian, tol, finetune=True, tag=""):
-        """No fine-tuning: bisection for the coarsest rung whose validation accuracy is within
-        ``tol`` of the float network's. With fine-tuning: the coarsest of the up to
-        :data:`FT_RUNGS` rungs coarser that passes fine-tuned, else the no-FT rung
-        fine-tuned. Adds the rows; returns them."""
-        t0 = time.process_time()
-        probe, probes, chosen, floor = self.bisect(
-            opts, knob, ladder, net, hessian=hessian, tol=tol
-        )
-        rows = [self.add(label + tag, probes[(chosen, False)], net, False, floor, t0)]
-        t0 = time.process_time()
-        can_ft = opts.get("quantizer") in FINETUNABLE
-        if finetune and can_ft:
-            coarser = [i for i in range(chosen - FT_RUNGS, chosen) if i >= 0]
-            pick = next((i for i in coarser if probe(i, True)), chosen)
-            probe(pick, True)
-            rows.append(self.add(label + " + FT" + tag, probes[(pick, True)], net, True, floor, t0))
-        return rows
-
-    def bisect(self, opts, knob, ladder, net, *, hessian, tol):
-        """The coarsest rung of ``ladder`` whose archive keeps validation accuracy within
-        ``tol`` of the float ``net`` (bisection, assuming accuracy falls with the rung):
-        ``(probe, probes, rung, floor)``, where ``probe(i, ft)`` compresses at rung ``i``
-        (fine-tuned with ``ft``) once, caches ``(archive, setting, validation %)`` in
-        ``probes`` and says whether it passes."""
-        w = np.concatenate(
-            [p.detach().reshape(-1).numpy() for n, p in net.named_parameters()
-             if n.endswith("weight")]
-        )  # fmt: skip
-        std = float(w[w != 0].std())
-        if id(net) not in self.reference_val:
-            self.reference_val[id(net)] = accuracy(net, self.data["val"])
-        floor = self.reference_val[id(net)] - tol  # against the network it compresses
-        pruned = density(net) < 0.999
-        zero_level = bool(opts.get("zero_level"))
-        kept = density(net) if zero_level else 1.0
-        probes = {}
-        if self.args.quick:  # a smoke run: three rungs
-            ladder = ladder[4::8][:3]
-
-        def probe(i, ft=False):
-            key = (i, ft)
-            if key not in probes:
-                value = knob_value(knob, ladder[i], std, kept)
-                cm = self.compress(net, opts, knob, value, hessian=hessian, pruned=pruned)
-                if ft:
-                    cm = self.finetune(cm, net, salt=i, keep_zero=zero_level)
-                probes[key] = (cm, f"{knob}={value:g}", self.accuracy_of(cm, "val"))
-            return probes[key][2] >= floor
-
-        lo, hi = 0, len(ladder) - 1  # find the first passing index (monotone assumption)
-        if not probe(hi):
-            return probe, probes, hi, floor
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if probe(mid):
-                hi = mid
-            else:
-                lo = mid + 1
-        return probe, probes, lo, floor
-
-    def add(self, method, probe, net, finetuned, floor, t0):
-        cm, setting, val = probe
-        kept = density(net)
-        decoded = self.decoded(cm)
-        row = {
-            "network": self.spec.name,
-            "method": method,
-            "pruned": kept < 0.999,
-            "stage": "deep" if net is self.deep else ("paper" if kept < 0.999 else "dense"),
-            "density": round(kept, 5),
-            "finetuned": finetuned,
-            "setting": setting,
-            "ratio": cm.ratio,
-            "bits_per_weight": cm.bits_per_weight,
-            "n_bytes": cm.n_bytes,
-            "test_accuracy": accuracy(decoded, self.data["test"]),
-            "decoded_density": round(density(decoded), 5),  # nonzero weights after decoding
-            "validation_accuracy": val,
-            "passed": val >= floor,
-        }
-        row["test_drop"] = self.float_acc["test"] - row["test_accuracy"]
-        row["cpu_seconds"] = round(time.process_time() - t0, 1)  # search and evaluation
-        self.rows.append(row)
-        self.archives[(method, row["stage"])] = cm
-        print(format_row(row), flush=True)
-        return row
-
-
-HEAD = (
-    f"  {'network':13} {'method':44} {'kept':>6} {'setting':>20} {'bits/w':>7} {'ratio':>7} "
-    f"{'val %':>6} {'test %':>6} {'drop':>6}"
-)
-
-
-def format_row(r) -> str:
-    return (
-        f"  {r['network']:13} {r['method']:44} {r['density']:6.2%} {r['setting']:>20} "
-        f"{r['bits_per_weight']:7.4f} {r['ratio']:7.1f} {r['validation_accuracy']:6.2f} "
-        f"{r['test_accuracy']:6.2f} {r['test_drop']:+6.2f}{'' if r['passed'] else ' *'}"
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -661,12 +250,6 @@ def prune_both(args, spec: NetSpec, data, net, float_acc, progress: bool, cpu: d
             flush=True,
         )
     return paper, h_paper, deep, h_deep, pruned_acc
-
-
-#: The zero level coded with the values (no separate mask, the level pinned at 0).
-ZERO_LEVEL = ("ECSQ (exact DP), zero as a level",
-              {"quantizer": "ecsq", "method": "dp", "coder": "arithmetic", "zero_level": True},
-              "distortion", STEP_LADDER)  # fmt: skip
 
 
 def compression_jobs(args, paper, h_paper, deep, h_deep) -> list:

@@ -20,7 +20,7 @@ ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from examples import mnist, mnist_data  # noqa: E402
+from examples import mnist, mnist_data, mnist_train  # noqa: E402
 
 
 def idx_bytes(a: np.ndarray) -> bytes:
@@ -168,24 +168,24 @@ def test_distillation_loss_is_hintons_mixture():
     ce = -torch.log_softmax(z, 1)[torch.arange(16), y].mean()
     p = torch.softmax(zt / t, 1)
     kl = (p * (torch.log(p) - torch.log_softmax(z / t, 1))).sum(1).mean()
-    got = mnist.distillation_loss(z, (None, y, zt), a)
+    got = mnist_train.distillation_loss(z, (None, y, zt), a)
     assert float(got) == pytest.approx(float((1 - a) * ce + a * t * t * kl), rel=1e-12)
-    assert float(mnist.distillation_loss(z, (None, y), a)) == pytest.approx(float(ce))
-    assert float(mnist.distillation_loss(z, (None, y, zt), 0.0)) == pytest.approx(float(ce))
+    assert float(mnist_train.distillation_loss(z, (None, y), a)) == pytest.approx(float(ce))
+    assert float(mnist_train.distillation_loss(z, (None, y, zt), 0.0)) == pytest.approx(float(ce))
     # a student equal to its teacher pays only the label term
-    same = mnist.distillation_loss(zt, (None, y, zt), 1.0)
+    same = mnist_train.distillation_loss(zt, (None, y, zt), 1.0)
     assert float(same) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_with_teacher_adds_the_dense_logits_and_batches_carry_them():
     import torch
 
-    net = mnist.lenet300()
+    net = mnist_train.lenet300()
     x, rows = torch.randn(12, 1, 28, 28), torch.arange(12)  # "labels" naming each row
     data = mnist.with_teacher((x, rows), net)
     with torch.no_grad():
         assert torch.equal(data[2], net(x))
-    batches = mnist.shuffled_batches(data, seed=0, batch=5)
+    batches = mnist_train.shuffled_batches(data, seed=0, batch=5)
     assert [len(b[0]) for b in batches] == [5, 5, 2]
     assert sorted(torch.cat([b[1] for b in batches]).tolist()) == list(range(12))
     for xb, rb, zb in batches:  # the rows stay aligned across the three tensors
