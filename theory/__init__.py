@@ -7,6 +7,8 @@ are mean squared errors. Modules:
 - :mod:`theory.sources` — Gaussian/Laplacian/uniform/empirical sources,
   closed-form and bounding :math:`R(D)`, the Shannon lower bound.
 - :mod:`theory.blahut_arimoto` — :math:`R(D)` of discrete sources.
+- :mod:`theory.discrete` — discrete sources, their MSE distortion matrices, densities
+  discretized on a grid.
 - :mod:`theory.lattices` — normalised second moments and other constants.
 - :mod:`theory.bounds` — ECDQ/ECSQ redundancies, Huffman and adaptive-coding
   bounds, entropies.
@@ -15,14 +17,11 @@ are mean squared errors. Modules:
 
 from .blahut_arimoto import (
     BlahutArimotoResult,
-    DiscreteSource,
     RateDistortionCurve,
     blahut_arimoto,
     blahut_arimoto_curve,
     blahut_arimoto_mse,
     blahut_arimoto_mse_curve,
-    discretize_density,
-    mse_distortion_matrix,
 )
 from .bounds import (
     ECSQ_HIGH_RATE_GAP_BITS,
@@ -41,6 +40,7 @@ from .bounds import (
     laplace_redundancy_bound,
     lattice_quantizer_mse,
 )
+from .discrete import DiscreteSource, discretize_density, mse_distortion_matrix
 from .errors import ConvergenceError
 from .lattices import (
     G_A2,

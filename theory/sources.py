@@ -33,12 +33,8 @@ import numpy as np
 from scipy.special import digamma, erfcinv
 
 from ._validation import positive_int, positive_scalar, real_array, real_scalar
-from .blahut_arimoto import (
-    DiscreteSource,
-    RateDistortionCurve,
-    blahut_arimoto_mse_curve,
-    discretize_density,
-)
+from .blahut_arimoto import RateDistortionCurve, blahut_arimoto_mse_curve
+from .discrete import DiscreteSource, discretize_density
 
 __all__ = [
     "EmpiricalSource",
