@@ -467,7 +467,12 @@ def tcq_design(
     if chunk_elements < 1:
         raise ValueError("chunk_elements must be >= 1")
     xs, step, ws, chunk = _design_input(x, step, weights, sample_elements, passes, chunk_elements)
-    lam = None if kappa is None else float(kappa) * step * step
+    # λ in units of the mean weight, so that weights are relative: scaling them all by a
+    # constant changes no point (fsum: the same sum on every machine)
+    scale = step * step * (math.fsum(ws) / ws.size if ws.size else 1.0)
+    if not scale > 0:  # every weight zero: no distortion to trade, λ on the unit scale
+        scale = step * step
+    lam = None if kappa is None else float(kappa) * scale
     model = None
     prev = None
     for _ in range(passes - 1 if xs.size else 0):
@@ -477,7 +482,7 @@ def tcq_design(
         prev = pts
         hists, lo = tcq_union_histograms(pts, states, chunk)
         if lam is None:
-            lam = adaptive_kappa(_entropy(hists)) * step * step
+            lam = adaptive_kappa(_entropy(hists)) * scale
         hists = [np.pad(h, MARGIN) for h in hists]
         model = IndexCostModel.from_histograms(hists, [lo[u] - MARGIN for u in range(2)])
     return TrellisModel(model, float(lam or 0.0) if model is not None else 0.0)
@@ -498,8 +503,9 @@ def tcq_quantize(
     """Entropy-constrained TCQ: the trellis points ``j`` of ``x`` (reconstruction ``step·j``).
 
     The model passes (:func:`tcq_design`, skipped when ``model`` is given)
-    fit the code lengths ``ℓ(i | u)`` and ``λ = κ·step²``; the last pass is
-    the Viterbi search of
+    fit the code lengths ``ℓ(i | u)`` and ``λ = κ·step²·w̄`` (``w̄`` the mean weight
+    of the design values, 1 without weights: weights are relative); the last pass
+    is the Viterbi search of
 
     .. math:: \\min \\sum_k w_k (x_k - \\mathrm{step}\\, j_k)^2 + \\lambda\\, \\ell(i_k \\mid u_k)
 
@@ -519,7 +525,8 @@ def tcq_quantize(
     chunk_elements : int
         Elements per chunk; the trellis restarts in state 0 at each.
     weights : array_like of float, optional
-        Non-negative weight per element in the distortion (e.g. a diagonal Hessian).
+        Non-negative weight per element in the distortion (e.g. a diagonal Hessian);
+        relative: multiplying them all by a constant changes nothing.
     passes : int
         Viterbi passes in all (1 = no rate term).
     kappa : float, optional

@@ -339,6 +339,29 @@ def test_weights_trade_distortion_where_it_matters():
     assert err[0::2].mean() < err[1::2].mean()
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_weights_are_relative(seed):
+    """A constant factor on every weight changes no point: the rate multiplier λ is in
+    units of the mean weight. (Before, λ = κ·step² met weights of whatever scale the
+    caller's Hessian had: square roots of Adam's second moments, ~1e-3, made the rate term
+    win everywhere, errors of up to 6 steps and 27 times the MSE.)"""
+    rng = np.random.default_rng(seed)
+    x = rng.laplace(size=6000)
+    w = rng.gamma(0.5, size=x.size) + 0.01
+    unit = tcq_quantize(x, 0.25, 8, weights=w)
+    for factor in (2.0**-20, 2.0**12):  # exact in floating point: the very same points
+        assert np.array_equal(tcq_quantize(x, 0.25, 8, weights=w * factor), unit)
+    blob = codec.encode(x, quantizer="tcq", step=0.25, weights=w)
+    small = codec.encode(x, quantizer="tcq", step=0.25, weights=w * 1e-4)
+    assert abs(len(small) - len(blob)) <= 0.01 * len(blob)
+    mse = [float(np.mean((codec.decode(b) - x) ** 2)) for b in (blob, small)]
+    assert mse[1] == pytest.approx(mse[0], rel=0.01)
+    # and constant weights are no weights at all
+    assert codec.encode(x, quantizer="tcq", step=0.25, weights=np.full(x.size, 2.0**-10)) == (
+        codec.encode(x, quantizer="tcq", step=0.25)
+    )
+
+
 def test_empty_and_tiny_inputs():
     assert tcq_quantize(np.zeros(0), 0.1).size == 0
     s, o = tcq_to_streams(np.zeros(0, np.int64), 8)
