@@ -47,50 +47,29 @@ import platform
 import sys
 import time
 
-if __package__:  # python -m examples.mnist
-    from . import mnist_data
-    from .mnist_search import (
-        FT_BATCH,
-        HEAD,
-        ZERO_LEVEL,
-        Experiment,
-        best_methods,
-        table1_methods,
-        universal_methods,
-    )
-    from .mnist_train import (
-        BATCH,
-        BUILDERS,
-        DISTILL_T,
-        NetSpec,
-        accuracy,
-        density,
-        load_data,
-        train,
-        with_teacher,
-    )
-else:  # python examples/mnist.py
-    import mnist_data
-    from mnist_search import (
-        FT_BATCH,
-        HEAD,
-        ZERO_LEVEL,
-        Experiment,
-        best_methods,
-        table1_methods,
-        universal_methods,
-    )
-    from mnist_train import (
-        BATCH,
-        BUILDERS,
-        DISTILL_T,
-        NetSpec,
-        accuracy,
-        density,
-        load_data,
-        train,
-        with_teacher,
-    )
+if not __package__:  # python examples/mnist.py: import the examples package all the same
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from examples import mnist_data  # noqa: E402
+from examples.mnist_search import (  # noqa: E402
+    FT_BATCH,
+    HEAD,
+    ZERO_LEVEL,
+    Experiment,
+    best_methods,
+    table1_methods,
+    universal_methods,
+)
+from examples.mnist_train import (  # noqa: E402
+    BATCH,
+    BUILDERS,
+    DISTILL_T,
+    NetSpec,
+    accuracy,
+    density,
+    load_data,
+    train,
+    with_teacher,
+)
 
 #: The headline, fixed before the full runs: the codec's exact entropy-constrained scalar
 #: quantizer of the kept weights, the pruning mask context-coded (codec.coders.mask) and

@@ -10,24 +10,14 @@ import time
 
 import numpy as np
 
-if __package__:  # python -m examples.mnist
-    from .mnist_train import (
-        BUILDERS,
-        NetSpec,
-        accuracy,
-        density,
-        distillation_loss,
-        shuffled_batches,
-    )
-else:  # python examples/mnist.py
-    from mnist_train import (
-        BUILDERS,
-        NetSpec,
-        accuracy,
-        density,
-        distillation_loss,
-        shuffled_batches,
-    )
+from .mnist_train import (
+    BUILDERS,
+    NetSpec,
+    accuracy,
+    density,
+    distillation_loss,
+    shuffled_batches,
+)
 
 #: Steps (and ECSQ's distortion target, the MSE of a uniform quantizer with that step)
 #: in units of the standard deviation of the kept weights; coarsest first, a quarter octave

@@ -1,7 +1,7 @@
 """Ternary LeNet-5 on MNIST: TWN's threshold alone, and MLQ (Xu et al. 2018), through rdcodec.
 
 Trains LeNet-5 (Caffe variant, 431,080 parameters) on MNIST with the data and
-training helpers of examples/mnist.py (read-only here: same split, same schedule),
+training helpers of examples/mnist_train.py (read-only here: same split, same schedule),
 then makes its conv/linear weights ternary, {-a, 0, +a} per layer, two ways:
 
 * **TWN**: the threshold rule alone, no retraining (Li & Liu 2016: Delta = t * mean|W|,
@@ -26,10 +26,9 @@ import os
 import sys
 import time
 
-if __package__:  # python -m examples.mnist_ternary
-    from . import mnist
-else:  # python examples/mnist_ternary.py
-    import mnist
+if not __package__:  # python examples/mnist_ternary.py: import the examples package all the same
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from examples import mnist, mnist_train  # noqa: E402
 
 NET = "LeNet-5"
 INCLUDE = r"weight$"
@@ -39,16 +38,16 @@ UNQUANTIZED = "float16"
 def mlq_data(data, seed: int, n_batches: int | None):
     """A callable giving a fresh shuffled pass (its first ``n_batches``) per call."""
     calls = iter(range(1 << 30))
-    return lambda: mnist.shuffled_batches(data, seed * 1000 + next(calls), n_batches)
+    return lambda: mnist_train.shuffled_batches(data, seed * 1000 + next(calls), n_batches)
 
 
 def evaluate(cm, data) -> dict:
     """Accuracies of the network decoded from the archive bytes (what a user loads)."""
     import bindings.torch as bt
 
-    net = mnist.BUILDERS[NET]()
+    net = mnist_train.BUILDERS[NET]()
     bt.load_compressed(cm.to_bytes(), net)
-    return {k: mnist.accuracy(net, data[k]) for k in ("val", "test")}
+    return {k: mnist_train.accuracy(net, data[k]) for k in ("val", "test")}
 
 
 def rows(args, model, data, progress: bool) -> list[dict]:
@@ -127,11 +126,11 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     load_start = list(os.getloadavg())
     t0 = time.perf_counter()
-    data = mnist.load_data(args.mnist, quick=args.quick)
+    data = mnist_train.load_data(args.mnist, quick=args.quick)
     spec = mnist.NETS[NET]
-    model = mnist.BUILDERS[NET]()
+    model = mnist_train.BUILDERS[NET]()
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else spec.epochs)
-    mnist.train(
+    mnist_train.train(
         model,
         data["train"],
         epochs=epochs,
@@ -140,7 +139,7 @@ def main(argv=None) -> int:
         progress=progress,
         desc=f"train {NET}",
     )
-    base = {k: mnist.accuracy(model, data[k]) for k in ("val", "test")}
+    base = {k: mnist_train.accuracy(model, data[k]) for k in ("val", "test")}
     n_params = sum(p.numel() for p in model.parameters())
     print(
         f"{NET} on MNIST: {n_params} parameters, {4 * n_params} bytes as float32; test "

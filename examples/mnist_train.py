@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-if __package__:  # python -m examples.mnist
-    from . import mnist_data
-else:  # python examples/mnist.py
-    import mnist_data
+from . import mnist_data
 
 #: Training batch (float training and retraining; the CPU cost per epoch halves from 128,
 #: see the cpu_seconds of the results) and evaluation batch.
