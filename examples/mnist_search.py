@@ -14,6 +14,7 @@ from .mnist_train import (
     BUILDERS,
     NetSpec,
     accuracy,
+    accuracy_floor,
     density,
     distillation_loss,
     shuffled_batches,
@@ -161,7 +162,9 @@ class Experiment:
         """No fine-tuning: bisection for the coarsest rung whose validation accuracy is within
         ``tol`` of the float network's. With fine-tuning: the coarsest of the up to
         :data:`FT_RUNGS` rungs coarser that passes fine-tuned, else the no-FT rung
-        fine-tuned. Adds the rows; returns them."""
+        fine-tuned; if that fails validation where the no-FT archive passed, the method's
+        output is the no-FT archive (the row says ``"finetune_rejected": True``): a user
+        keeps the fine-tuning only where validation accepts it. Adds the rows; returns them."""
         t0 = time.process_time()
         probe, probes, chosen, floor = self.bisect(
             opts, knob, ladder, net, hessian=hessian, tol=tol
@@ -172,8 +175,11 @@ class Experiment:
         if finetune and can_ft:
             coarser = [i for i in range(chosen - FT_RUNGS, chosen) if i >= 0]
             pick = next((i for i in coarser if probe(i, True)), chosen)
-            probe(pick, True)
-            rows.append(self.add(label + " + FT" + tag, probes[(pick, True)], net, True, floor, t0))
+            rejected = not probe(pick, True) and probe(chosen)
+            out = probes[(chosen, False)] if rejected else probes[(pick, True)]
+            row = self.add(label + " + FT" + tag, out, net, True, floor, t0,
+                           finetune_rejected=rejected)  # fmt: skip
+            rows.append(row)
         return rows
 
     def bisect(self, opts, knob, ladder, net, *, hessian, tol):
@@ -189,7 +195,8 @@ class Experiment:
         std = float(w[w != 0].std())
         if id(net) not in self.reference_val:
             self.reference_val[id(net)] = accuracy(net, self.data["val"])
-        floor = self.reference_val[id(net)] - tol  # against the network it compresses
+        # against the network it compresses
+        floor = accuracy_floor(self.reference_val[id(net)], tol)
         pruned = density(net) < 0.999
         zero_level = bool(opts.get("zero_level"))
         kept = density(net) if zero_level else 1.0
@@ -218,7 +225,7 @@ class Experiment:
                 lo = mid + 1
         return probe, probes, lo, floor
 
-    def add(self, method, probe, net, finetuned, floor, t0):
+    def add(self, method, probe, net, finetuned, floor, t0, finetune_rejected=False):
         cm, setting, val = probe
         kept = density(net)
         decoded = self.decoded(cm)
@@ -238,6 +245,8 @@ class Experiment:
             "validation_accuracy": val,
             "passed": val >= floor,
         }
+        if finetuned:
+            row["finetune_rejected"] = finetune_rejected
         row["test_drop"] = self.float_acc["test"] - row["test_accuracy"]
         row["cpu_seconds"] = round(time.process_time() - t0, 1)  # search and evaluation
         self.rows.append(row)
@@ -257,6 +266,7 @@ def format_row(r) -> str:
         f"  {r['network']:13} {r['method']:44} {r['density']:6.2%} {r['setting']:>20} "
         f"{r['bits_per_weight']:7.4f} {r['ratio']:7.1f} {r['validation_accuracy']:6.2f} "
         f"{r['test_accuracy']:6.2f} {r['test_drop']:+6.2f}{'' if r['passed'] else ' *'}"
+        + (" (fine-tuning rejected on validation)" if r.get("finetune_rejected") else "")
     )
 
 

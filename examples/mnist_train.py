@@ -225,6 +225,13 @@ def accuracy(model, data) -> float:
     return 100.0 * correct / max(len(x), 1)
 
 
+def accuracy_floor(reference: float, points: float) -> float:
+    """The lowest accuracy within ``points`` of ``reference`` (percent). Accuracies are
+    multiples of 100/n, so ``reference - points`` is rounded: 99.04 - 0.05 is
+    98.99000000000001 in floating point, which would refuse an accuracy of exactly 98.99."""
+    return round(reference - points, 6)
+
+
 def density(model) -> float:
     """Kept fraction of the conv/linear weights."""
     ws = [p for n, p in model.named_parameters() if n.endswith("weight")]

@@ -252,3 +252,108 @@ def test_deeper_pruning_stops_where_the_headline_reaches_the_target(
     )
     assert rung(net) == stop and net is not paper
     assert [e["density"] for e in log][: len(seen)] == seen
+
+
+def test_a_rung_below_the_margin_gets_one_recovery_epoch_before_the_ladder_stops(monkeypatch):
+    """A rung that falls below the margin after its retraining is retrained
+    RECOVERY_EPOCHS more at its own density (lower learning rate); if it recovers the
+    ladder goes on, if not it stops at the rung before."""
+    import types
+
+    import torch
+
+    densities = (0.05, 0.04, 0.03)
+    spec = mnist.NetSpec("LeNet-300-100", 266_610, 1, 1e-3, 0.08, densities, 1, 1, 124.8)
+    calls, state = [], {"density": 0.08, "recovered": set()}
+
+    def fake_train(net, data, *, prune, epochs, lr, **kw):
+        calls.append((prune, epochs, lr))
+        if prune[0] == prune[1]:
+            state["recovered"].add(prune[1])
+        state["density"] = prune[1]
+        with torch.no_grad():
+            net[1].weight.fill_(prune[1])
+
+    def fake_accuracy(net, data):  # 0.04 falls one image short until it is retrained more
+        d = state["density"]
+        return 99.0 if d != 0.04 or d in state["recovered"] else 98.92
+
+    monkeypatch.setattr(mnist, "train", fake_train)
+    monkeypatch.setattr(mnist, "accuracy", fake_accuracy)
+    monkeypatch.setattr(mnist, "hessian_of", lambda *a: {})
+    ratios = {0.08: 50, 0.05: 70, 0.04: 90, 0.03: 130}
+    args = types.SimpleNamespace(deep_density=None, quick=False, deep_margin=0.12,
+                                 deep_epochs=None, seed=0, distill=0.0)  # fmt: skip
+    paper = mnist.BUILDERS["LeNet-300-100"]()
+    with torch.no_grad():
+        paper[1].weight.fill_(0.08)
+
+    def rung(net):
+        return round(float(net[1].weight.detach().flatten()[0]), 4)
+
+    def ladder():
+        return mnist.prune_deeper(
+            args, spec, {"distill": None, "val": None}, (paper, {}), {"val": 99.05}, False,
+            lambda net, h: ratios[rung(net)], 124.8,
+        )  # fmt: skip
+
+    net, _, log = ladder()
+    assert rung(net) == 0.03
+    recovery = [c for c in calls if c[0][0] == c[0][1]]
+    assert recovery == [((0.04, 0.04), mnist.RECOVERY_EPOCHS, spec.lr / 4)]
+    entry = next(e for e in log if e["density"] == 0.04)
+    assert entry["recovery_epochs"] == mnist.RECOVERY_EPOCHS
+    assert entry["validation_accuracy"] == 99.0
+    # a rung that does not recover: the ladder stops at the one before
+    state.update(density=0.08, recovered=set())
+    monkeypatch.setattr(mnist, "accuracy", lambda net, data: 98.92 if state["density"] == 0.04
+                        else 99.0)  # fmt: skip
+    net, _, log = ladder()
+    assert rung(net) == 0.05 and log[-1]["recovery_epochs"] == mnist.RECOVERY_EPOCHS
+
+
+def test_accuracy_exactly_at_the_tolerance_passes():
+    """Accuracies are multiples of 100/n; one exactly ``points`` below the reference is
+    within (floating point alone would refuse some: 99.04 - 0.05 > 98.99)."""
+    for n in (500, 10_000):
+        for correct in range(int(0.95 * n), n):
+            ref = 100.0 * correct / n
+            for points in (0.05, 0.08, 0.1, 0.12, 0.2, 0.4):
+                if abs(points * n / 100 - round(points * n / 100)) > 1e-9:
+                    continue  # not a whole number of images
+                at = 100.0 * round((ref - points) * n / 100) / n
+                assert at >= mnist_train.accuracy_floor(ref, points)
+                below = 100.0 * (round((ref - points) * n / 100) - 1) / n
+                assert below < mnist_train.accuracy_floor(ref, points)
+
+
+def test_search_keeps_the_unfinetuned_archive_when_finetuning_fails_validation(monkeypatch):
+    """The fine-tuned row is the coarsest of up to FT_RUNGS coarser rungs that passes
+    fine-tuned, else the chosen rung fine-tuned, unless that fails validation where the
+    un-fine-tuned archive passed: then the output is the un-fine-tuned archive."""
+    from examples import mnist_search
+
+    def run(passes: dict, chosen=5):
+        exp = object.__new__(mnist_search.Experiment)
+        added, probes = [], {}
+
+        def probe(i, ft=False):
+            probes[(i, ft)] = (f"archive {i} {'ft' if ft else 'plain'}", f"step={i}", 0.0)
+            return passes.get((i, ft), False)
+
+        probe(chosen)
+        exp.bisect = lambda *a, **k: (probe, probes, chosen, 99.0)
+        exp.add = lambda method, pr, net, ft, floor, t0, **kw: added.append((method, pr[0], kw))
+        exp.search("m", {"quantizer": "uniform"}, "step", (), None, hessian=None, tol=0.1)
+        return added[1]
+
+    assert run({(5, False): True, (3, True): True}) == (
+        "m + FT",
+        "archive 3 ft",
+        {"finetune_rejected": False},
+    )
+    assert run({(5, False): True, (4, True): True})[1] == "archive 4 ft"
+    assert run({(5, False): True, (5, True): True})[1] == "archive 5 ft"
+    assert run({(5, False): True}) == ("m + FT", "archive 5 plain", {"finetune_rejected": True})
+    # nothing passed without fine-tuning either: the fine-tuned archive stands
+    assert run({})[1:] == ("archive 5 ft", {"finetune_rejected": False})
