@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codec._kernels import scalar as scalar_kernels
-from codec.quantizers import scalar as S
+from codec.quantizers import scalar_codebook as C
+from codec.quantizers import scalar_design as S
 from codec.quantizers.scalar import (
     ScalarCodebook,
     dequantize,
@@ -166,7 +167,7 @@ def test_kmeans_dp_divide_and_conquer_matches_naive_dp(data, k):
 def test_ecsq_pruned_dp_equals_unpruned(data, logl):
     """The pruning bound is exact: same optimum as the plain O(n²) recursion."""
     x, w = data
-    d = S._prepare(x, w)
+    d = C._prepare(x, w)
     lam = 10.0**logl
     c_fast, b_fast = scalar_kernels.ecsq_dp(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, 0.0, True)
     c_slow, b_slow = scalar_kernels.ecsq_dp(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, 0.0, False)
@@ -177,9 +178,9 @@ def test_ecsq_pruned_dp_equals_unpruned(data, logl):
 def test_ecsq_capped_dp_equals_layered_unpruned(data, logl, cap):
     """Lagrangian cap (plus layered fallback) = plain layered DP with at most `cap` cells."""
     x, w = data
-    d = S._prepare(x, w)
+    d = C._prepare(x, w)
     lam = 10.0**logl
-    bins = S._bins(d, S.DEFAULT_MAX_BINS)
+    bins = C._bins(d, C.DEFAULT_MAX_BINS)
     bounds, _, exact = S._ecsq_solve(bins, lam, cap, 0.0)
     assert exact and bounds.size - 1 <= cap
     ref, _ = scalar_kernels.ecsq_dp_capped(d.Pn, d.Pw, d.Ps1, d.Ps2, lam, cap, False)
@@ -199,8 +200,8 @@ def test_ecsq_cap_is_met_by_a_cell_price_not_the_fallback(cap):
     search nothing to find, and only the layered fallback (mu = 0, small tables only) would
     still answer (the mutation survivor at the ``single =`` line, docs/testing.md)."""
     x = np.random.default_rng(3).standard_normal(3000)
-    d = S._prepare(x, None)
-    bins = S._bins(d, S.DEFAULT_MAX_BINS)
+    d = C._prepare(x, None)
+    bins = C._bins(d, C.DEFAULT_MAX_BINS)
     lam = 1e-3  # about 40 cells unconstrained
     bounds, mu, exact = S._ecsq_solve(bins, lam, cap, 0.0)
     assert exact and bounds.size - 1 == cap
@@ -222,7 +223,7 @@ def test_ecsq_cost_violates_quadrangle_inequality():
     With a large λ the rate term dominates: c(0,2) + c(1,3) > c(0,3) + c(1,2),
     the reverse of the quadrangle (Monge) inequality that the SSE satisfies.
     """
-    d = S._prepare(np.array([0.0, 1.0, 2.0, 3.0]), None)
+    d = C._prepare(np.array([0.0, 1.0, 2.0, 3.0]), None)
     lam = 100.0
 
     def cost(a, b):
@@ -661,7 +662,8 @@ def test_benchmark_main_smoke(capsys):
 def test_uniform_midpoint_without_sorting_matches_the_sorted_design():
     """The midpoint design bins the data instead of sorting it: same cells, same rate,
     the distortion to rounding (values on thresholds and repeated values included)."""
-    from codec.quantizers.scalar import _design_uniform_prepared, _prepare
+    from codec.quantizers.scalar_codebook import _prepare
+    from codec.quantizers.scalar_design import _design_uniform_prepared
 
     rng = np.random.default_rng(77)
     for trial in range(60):
@@ -678,6 +680,6 @@ def test_uniform_midpoint_without_sorting_matches_the_sorted_design():
         assert np.array_equal(fast.thresholds, ref.thresholds)
         assert fast.info == ref.info and fast.rate == ref.rate
         assert fast.distortion == pytest.approx(ref.distortion, rel=1e-8, abs=1e-300)
-        rate, mse = S.evaluate(x, fast, weights=w)
+        rate, mse = evaluate(x, fast, weights=w)
         assert fast.rate == pytest.approx(rate, abs=1e-12)
         assert fast.distortion == pytest.approx(mse, rel=1e-9)
