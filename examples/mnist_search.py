@@ -92,6 +92,9 @@ def best_methods():
     ]  # fmt: skip
 
 
+#: The suffix of a method's row at a target ratio (:meth:`Experiment.at_target`): the
+#: headline's target at the deeper density, the paper's ratio in Table 1.
+AT_TARGET = " + FT, at the target"
 #: Quantizers whose shared values the binding can fine-tune (TCQ has none).
 FINETUNABLE = ("kmeans", "uniform", "ecsq", None)
 
@@ -158,13 +161,15 @@ class Experiment:
         return accuracy(self.decoded(cm), self.data[split])
 
     # -- a setting search ---------------------------------------------------
-    def search(self, label, opts, knob, ladder, net, *, hessian, tol, finetune=True, tag=""):
+    def search(self, label, opts, knob, ladder, net, *, hessian, tol, finetune=True, tag="",
+               target=None):  # fmt: skip
         """No fine-tuning: bisection for the coarsest rung whose validation accuracy is within
         ``tol`` of the float network's. With fine-tuning: the coarsest of the up to
         :data:`FT_RUNGS` rungs coarser that passes fine-tuned, else the no-FT rung
         fine-tuned; if that fails validation where the no-FT archive passed, the method's
         output is the no-FT archive (the row says ``"finetune_rejected": True``): a user
-        keeps the fine-tuning only where validation accepts it. Adds the rows; returns them."""
+        keeps the fine-tuning only where validation accepts it. Given a ``target`` ratio,
+        also the row :data:`AT_TARGET` (:meth:`at_target`). Adds the rows; returns them."""
         t0 = time.process_time()
         probe, probes, chosen, floor = self.bisect(
             opts, knob, ladder, net, hessian=hessian, tol=tol
@@ -180,7 +185,35 @@ class Experiment:
             row = self.add(label + " + FT" + tag, out, net, True, floor, t0,
                            finetune_rejected=rejected)  # fmt: skip
             rows.append(row)
+            if target is not None:
+                t0 = time.process_time()
+                got, extra = self.at_target(probe, probes, pick, out, target)
+                rows.append(self.add(label + AT_TARGET + tag, got, net, True, floor, t0, **extra))
         return rows
+
+    def at_target(self, probe, probes, pick, out, target):
+        """The archive that reaches ``target`` with the least compression: from the
+        fine-tuned rung ``pick`` (whose archive is ``out``) towards finer rungs while the
+        plain archives' ratio stays at or above ``target``, then that rung fine-tuned (or,
+        if fine-tuning fails validation there, plain; if neither passes, ``out``). Short of
+        the target at ``pick`` already, ``out`` itself. A codec with a ratio to meet spends
+        the rest on accuracy, as the deeper pruning stops at the first density that
+        reaches it. Returns ``(probe tuple, extra row fields)``."""
+        extra = {"target_ratio": target, "finetune_rejected": False}
+        if out[0].ratio < target:
+            return out, extra
+        rung = pick
+        while rung + 1 < probe.rungs:
+            probe(rung + 1)  # the plain archive's ratio: fine-tuning keeps every index
+            if probes[(rung + 1, False)][0].ratio < target:
+                break
+            rung += 1
+        if rung == pick:
+            return out, extra
+        for ft in (True, False):  # fine-tuned first; the plain archive if that fails
+            if probe(rung, ft) and probes[(rung, ft)][0].ratio >= target:
+                return probes[(rung, ft)], {**extra, "finetune_rejected": not ft}
+        return out, extra
 
     def bisect(self, opts, knob, ladder, net, *, hessian, tol):
         """The coarsest rung of ``ladder`` whose archive keeps validation accuracy within
@@ -214,6 +247,7 @@ class Experiment:
                 probes[key] = (cm, f"{knob}={value:g}", self.accuracy_of(cm, "val"))
             return probes[key][2] >= floor
 
+        probe.rungs = len(ladder)
         lo, hi = 0, len(ladder) - 1  # find the first passing index (monotone assumption)
         if not probe(hi):
             return probe, probes, hi, floor
@@ -225,7 +259,7 @@ class Experiment:
                 lo = mid + 1
         return probe, probes, lo, floor
 
-    def add(self, method, probe, net, finetuned, floor, t0, finetune_rejected=False):
+    def add(self, method, probe, net, finetuned, floor, t0, **extra):
         cm, setting, val = probe
         kept = density(net)
         decoded = self.decoded(cm)
@@ -246,7 +280,8 @@ class Experiment:
             "passed": val >= floor,
         }
         if finetuned:
-            row["finetune_rejected"] = finetune_rejected
+            row["finetune_rejected"] = False
+        row.update(extra)
         row["test_drop"] = self.float_acc["test"] - row["test_accuracy"]
         row["cpu_seconds"] = round(time.process_time() - t0, 1)  # search and evaluation
         self.rows.append(row)

@@ -357,3 +357,38 @@ def test_search_keeps_the_unfinetuned_archive_when_finetuning_fails_validation(m
     assert run({(5, False): True}) == ("m + FT", "archive 5 plain", {"finetune_rejected": True})
     # nothing passed without fine-tuning either: the fine-tuned archive stands
     assert run({})[1:] == ("archive 5 ft", {"finetune_rejected": False})
+
+
+def test_at_target_goes_to_the_finest_rung_that_still_reaches_the_target():
+    """From the fine-tuned rung towards finer ones while the plain archives' ratio stays
+    at the target; that rung fine-tuned, else plain, else the fine-tuned row's archive;
+    short of the target already, that archive."""
+    import types
+
+    from examples import mnist_search
+
+    ratios = {0: 200.0, 1: 170.0, 2: 150.0, 3: 140.0, 4: 130.0, 5: 120.0, 6: 110.0}
+
+    def run(pick, target, passes=None):
+        probes, calls = {}, []
+
+        def probe(i, ft=False):
+            calls.append((i, ft))
+            archive = types.SimpleNamespace(ratio=ratios[i] - (0.5 if ft else 0.0), name=(i, ft))
+            probes[(i, ft)] = (archive, f"step={i}", 99.0)
+            return True if passes is None else passes.get((i, ft), True)
+
+        probe.rungs = len(ratios)
+        probe(pick, True)
+        exp = object.__new__(mnist_search.Experiment)
+        got, extra = exp.at_target(probe, probes, pick, probes[(pick, True)], target)
+        return got[0].name, extra["finetune_rejected"], extra["target_ratio"], calls
+
+    name, rejected, target, calls = run(2, 124.8)
+    assert name == (4, True) and not rejected and target == 124.8
+    assert (5, False) in calls and (6, False) not in calls  # stops at the first short rung
+    assert run(2, 124.8, {(4, True): False})[:2] == ((4, False), True)
+    assert run(2, 124.8, {(4, True): False, (4, False): False})[:2] == ((2, True), False)
+    assert run(2, 160.0)[:2] == ((2, True), False)  # short of the target at the pick
+    assert run(2, 149.0)[:2] == ((2, True), False)  # no finer rung reaches it
+    assert run(6, 100.0)[:2] == ((6, True), False)  # the finest rung already
