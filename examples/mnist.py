@@ -35,7 +35,8 @@ within ``--tolerance`` points of the pruned float network it compresses (0.05 at
 papers' density, 0.08 at the deeper one: with the margin, 0.2 points of validation
 accuracy at most for the headline); the rows "at the target" then go back to finer rungs
 while the ratio stays at the target (the issue's for the headline, the paper's in
-Table 1). The test accuracy is reported, against the dense float network. Writes the results as JSON (``--out``).
+Table 1). The test accuracy is reported, against the dense float network. Writes the
+results as JSON (``--out``).
 
 The networks and training live in :mod:`examples.mnist_train`, the methods and the
 setting searches in :mod:`examples.mnist_search`, the data in :mod:`examples.mnist_data`.

@@ -187,19 +187,21 @@ class Experiment:
             rows.append(row)
             if target is not None:
                 t0 = time.process_time()
-                got, extra = self.at_target(probe, probes, pick, out, target)
+                got, extra = self.at_target(probe, probes, pick, (out, rejected), target)
                 rows.append(self.add(label + AT_TARGET + tag, got, net, True, floor, t0, **extra))
         return rows
 
-    def at_target(self, probe, probes, pick, out, target):
+    def at_target(self, probe, probes, pick, picked, target):
         """The archive that reaches ``target`` with the least compression: from the
-        fine-tuned rung ``pick`` (whose archive is ``out``) towards finer rungs while the
-        plain archives' ratio stays at or above ``target``, then that rung fine-tuned (or,
-        if fine-tuning fails validation there, plain; if neither passes, ``out``). Short of
-        the target at ``pick`` already, ``out`` itself. A codec with a ratio to meet spends
-        the rest on accuracy, as the deeper pruning stops at the first density that
-        reaches it. Returns ``(probe tuple, extra row fields)``."""
-        extra = {"target_ratio": target, "finetune_rejected": False}
+        fine-tuned rung ``pick`` (``picked``: its row's probe tuple ``out`` and whether its
+        fine-tuning was rejected) towards finer rungs while the plain archives' ratio stays
+        at or above ``target``, then that rung fine-tuned (or, if fine-tuning fails
+        validation there, plain; if neither passes, ``out``). Short of the target at
+        ``pick`` already, ``out`` itself. A codec with a ratio to meet spends the rest on
+        accuracy, as the deeper pruning stops at the first density that reaches it.
+        Returns ``(probe tuple, extra row fields)``."""
+        out, rejected = picked
+        extra = {"target_ratio": target, "finetune_rejected": rejected}
         if out[0].ratio < target:
             return out, extra
         rung = pick

@@ -381,7 +381,7 @@ def test_at_target_goes_to_the_finest_rung_that_still_reaches_the_target():
         probe.rungs = len(ratios)
         probe(pick, True)
         exp = object.__new__(mnist_search.Experiment)
-        got, extra = exp.at_target(probe, probes, pick, probes[(pick, True)], target)
+        got, extra = exp.at_target(probe, probes, pick, (probes[(pick, True)], False), target)
         return got[0].name, extra["finetune_rejected"], extra["target_ratio"], calls
 
     name, rejected, target, calls = run(2, 124.8)
