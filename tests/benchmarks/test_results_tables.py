@@ -76,7 +76,14 @@ def test_write_blocks_replaces_only_the_marked_text(results_tables, tmp_path):
 
 # -- MNIST (examples/mnist.py, examples/mnist_ternary.py) --------------------------
 PAGE = ROOT / "docs" / "results.md"
-BLOCKS = ("mnist", "mnist-labels", "mnist-previous", "mnist-gapmask", "mnist-ctxmask")
+BLOCKS = (
+    "mnist",
+    "mnist-labels",
+    "mnist-previous",
+    "mnist-gapmask",
+    "mnist-ctxmask",
+    "mnist-binindex",
+)
 
 
 def _mnist_block(name: str) -> str:
