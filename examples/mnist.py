@@ -83,14 +83,15 @@ from examples.mnist_train import (  # noqa: E402
 #: (mnist_search.Experiment.at_target). (Until 2026-11-26 the pruned weights were ECSQ's
 #: zero level instead of a mask: 0.5 % smaller than a gap-coded mask, 4-5 % larger than a
 #: context-coded one on LeNet-5 at 2.6 %. Until the ninth session the headline was the
-#: coarsest setting that held validation, "ECSQ (exact DP) + FT", still a row: on 8 seeds
-#: it overshot the target, 62-76x for 60x on LeNet-300-100, and spent the 0.2-point
-#: budget doing so, -0.16 to -0.26 on test on 6 of them.)
+#: coarsest setting that held validation, "ECSQ (exact DP) + FT", still a row: on 10
+#: seeds it overshot the target, 61-76x for 60x on LeNet-300-100, and spent the 0.2-point
+#: budget doing so, -0.16 to -0.26 on test on 7 of them; docs/results.md.)
 MAIN_METHOD = "ECSQ (exact DP)" + AT_TARGET
 #: A rung of the deeper ladder whose retrained network falls below the margin gets this
 #: many more epochs at its density (a quarter of the learning rate: a continuation, not a
 #: restart) before the ladder gives up on it, the way iterative pruning retrains until the
-#: accuracy recovers. LeNet-5 seed 3 stopped at 5.5 % (77x) by one validation image.
+#: accuracy recovers. (LeNet-5 seed 3 stops at 5.5 % by one validation image; the epoch
+#: did not recover it, nor seed 0's 2.1 % rung.)
 RECOVERY_EPOCHS = 1
 
 
