@@ -222,7 +222,8 @@ class Experiment:
         ``tol`` of the float ``net`` (bisection, assuming accuracy falls with the rung):
         ``(probe, probes, rung, floor)``, where ``probe(i, ft)`` compresses at rung ``i``
         (fine-tuned with ``ft``) once, caches ``(archive, setting, validation %)`` in
-        ``probes`` and says whether it passes."""
+        ``probes`` and says whether it passes; ``probe.rungs`` is the number of rungs it
+        can take (fewer in a ``--quick`` run)."""
         w = np.concatenate(
             [p.detach().reshape(-1).numpy() for n, p in net.named_parameters()
              if n.endswith("weight")]
